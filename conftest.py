@@ -1,0 +1,43 @@
+"""Shared fixtures. The suite runs against the PostgreSQL and Redis that scripts/test.sh starts."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+
+
+def pytest_configure(config):
+    if os.environ.get("DATABASE_URL", "").startswith("sqlite") or not os.environ.get("DATABASE_URL"):
+        raise pytest.UsageError("The suite runs on PostgreSQL: use scripts/test.sh (it starts one on loopback).")
+
+
+@pytest.fixture(autouse=True)
+def _inline_celery(settings):
+    """Tasks run inline unless a test starts a real worker (see the `celery_worker_process` fixture)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from branchberg.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = Path(os.environ.get("ARTIFACTS_DIR", settings.BASE_DIR / "artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return SHARED_DATA
+
+
+@pytest.fixture
+def entities(db):
+    from revenue.models import Entity
+
+    return {entity.slug: entity for entity in Entity.objects.all()}

@@ -1,0 +1,57 @@
+"""Thin Celery wrappers: take ids, call one service, own only retries."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from revenue.models import OutboxMessage
+
+from .models import Delivery
+from .services.delivery import delivery_attempt, outbox_message_fan_out
+
+logger = logging.getLogger(__name__)
+
+SWEEP_GRACE = timedelta(seconds=30)
+
+
+@shared_task(name="integrations.outbox_dispatch", acks_late=True)
+def outbox_dispatch(message_id: int) -> None:
+    for delivery_id in outbox_message_fan_out(message_id=message_id):
+        delivery_send.delay(delivery_id)
+
+
+@shared_task(name="integrations.delivery_send", acks_late=True, bind=True, max_retries=None)
+def delivery_send(self, delivery_id: int) -> None:
+    delay = delivery_attempt(delivery_id=delivery_id)
+    if delay is not None:
+        if self.request.is_eager:  # inline mode: leave it for the sweeper instead of blocking a request
+            return
+        delivery_send.apply_async((delivery_id,), countdown=delay)
+
+
+@shared_task(name="integrations.outbox_sweep")
+def outbox_sweep() -> int:
+    """Re-enqueue what a broker outage or a lost worker left behind."""
+    cutoff = timezone.now() - SWEEP_GRACE
+    count = 0
+    for message_id in OutboxMessage.objects.filter(dispatched_at__isnull=True, created_at__lt=cutoff).values_list(
+        "pk", flat=True
+    )[:1000]:
+        outbox_dispatch.delay(message_id)
+        count += 1
+    due = Delivery.objects.filter(
+        status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING], updated_at__lt=cutoff
+    ).exclude(next_attempt_at__gt=timezone.now())
+    for delivery_id in due.values_list("pk", flat=True)[:1000]:
+        delivery_send.delay(delivery_id)
+        count += 1
+    return count
+
+
+def outbox_dispatch_enqueue(message_id: int) -> None:
+    """Called by revenue.outbox after commit."""
+    outbox_dispatch.delay(message_id)

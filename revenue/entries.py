@@ -1,0 +1,35 @@
+"""The normalized ledger entry every source maps into (Stripe, Gumroad, manual, CSV)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    event_id: str
+    provider: str
+    event_type: str
+    kind: str
+    amount_cents: int
+    currency: str
+    occurred_at: datetime
+    customer_email: str | None = None
+    customer_id: str | None = None
+    metadata: dict = field(default_factory=dict)
+    source_id: str = ""
+    parent_event_id: str = ""
+    reference: str = ""
+    description: str = ""
+    # Entity hints, resolved by revenue.services.entity_resolve.
+    entity_hint: str = ""
+    stripe_account: str = ""
+    product_id: str = ""
+    # A provider-stated conversion (e.g. Stripe balance transaction), if any.
+    amount_usd_cents: int | None = None
+    fx_rate: Decimal | None = None
+    fx_source: str = ""
+    # For reversing rows: the event_id of the row this one reverses.
+    reverses_event_id: str = ""

@@ -1,0 +1,214 @@
+"""The ledger and what it needs: entities, rates, payouts and the outbox.
+
+RevenueEvent is append-only. A correction is a new reversing row linked to the
+row it reverses; with SAFE_MODE on the database itself refuses UPDATE/DELETE.
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .money import format_money
+
+
+class Entity(models.Model):
+    """A legal entity that receives money (A+ Enterprise LLC, Legacy Unchained Inc)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=64, unique=True)
+    is_default = models.BooleanField(
+        default=False, help_text="Events with no entity hint are booked here. Exactly one entity is the default."
+    )
+    stripe_account_ids = models.JSONField(
+        default=list, blank=True, help_text="Stripe Connect account ids (acct_…) whose events belong here."
+    )
+    gumroad_product_ids = models.JSONField(
+        default=list, blank=True, help_text="Gumroad product ids / permalinks whose sales belong here."
+    )
+    aliases = models.JSONField(default=list, blank=True, help_text="Other names used in metadata and CSV files.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "entities"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="revenue_entity_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RevenueEvent(models.Model):
+    """One money movement. `event_id` is the canonical key of the movement, not of a delivery."""
+
+    class Provider(models.TextChoices):
+        STRIPE = "stripe", "Stripe"
+        GUMROAD = "gumroad", "Gumroad"
+        MANUAL = "manual", "Manual"
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        REFUND = "refund", "Refund"
+        DISPUTE = "dispute", "Dispute"
+        DISPUTE_REVERSAL = "dispute_reversal", "Dispute reversal"
+        FEE = "fee", "Fee"
+        ADJUSTMENT = "adjustment", "Adjustment"
+        REVERSAL = "reversal", "Reversal"
+
+    class FxSource(models.TextChoices):
+        NONE = "", "No conversion"
+        IDENTITY = "identity", "Reporting currency (rate 1)"
+        STRIPE = "stripe_balance_transaction", "Stripe balance transaction"
+        RATE_TABLE = "rate_table", "Rate table"
+
+    class EntitySource(models.TextChoices):
+        CONNECT_ACCOUNT = "connect_account", "Stripe Connect account"
+        METADATA = "metadata", "Metadata"
+        PRODUCT = "product", "Product mapping"
+        EXPLICIT = "explicit", "Chosen by a person"
+        DEFAULT = "default", "Default entity"
+        UNRESOLVED = "unresolved", "Unresolved (booked to default)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event_id = models.CharField(max_length=255, unique=True)
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    event_type = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PAYMENT)
+    amount_cents = models.BigIntegerField(help_text="Signed, in the currency's minor unit (JPY has none, KWD has 3).")
+    currency = models.CharField(max_length=3)
+    amount_usd_cents = models.BigIntegerField(null=True, blank=True)
+    fx_rate = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    fx_source = models.CharField(max_length=32, choices=FxSource.choices, default=FxSource.NONE, blank=True)
+    customer_email = models.EmailField(max_length=254, null=True, blank=True)
+    customer_id = models.CharField(max_length=255, null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="events")
+    entity_source = models.CharField(max_length=20, choices=EntitySource.choices, default=EntitySource.DEFAULT)
+    occurred_at = models.DateTimeField(help_text="When the money moved (provider time).")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    processed_at = models.DateTimeField(default=timezone.now)
+    source_id = models.CharField(max_length=255, blank=True, default="", help_text="Provider object id (pi_, re_, sale id).")
+    parent_event_id = models.CharField(
+        max_length=255, blank=True, default="", db_index=True,
+        help_text="event_id of the sale a refund, dispute or fee belongs to (it may arrive later).",
+    )
+    reference = models.CharField(max_length=120, blank=True, default="", db_index=True, help_text="PO / contract number.")
+    description = models.TextField(blank=True, default="")
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by",
+        help_text="The row this row reverses (a correction).",
+    )
+
+    class Meta:
+        db_table = "revenue_events"
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["occurred_at", "id"], name="revenue_ev_occurred_id"),
+            models.Index(fields=["entity", "occurred_at"], name="revenue_ev_entity_occurred"),
+            models.Index(fields=["provider", "occurred_at"], name="revenue_ev_provider_occurred"),
+            models.Index(fields=["customer_email", "occurred_at"], name="revenue_ev_email_occurred"),
+            models.Index(fields=["created_at"], name="revenue_ev_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind__in=["payment", "dispute_reversal"]) | Q(amount_cents__gte=0),
+                name="revenue_revenueevent_credit_kinds_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["refund", "dispute", "fee"]) | Q(amount_cents__lte=0),
+                name="revenue_revenueevent_debit_kinds_not_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="reversal", reverses__isnull=False) | ~Q(kind="reversal"),
+                name="revenue_revenueevent_reversal_has_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.amount_display}"
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount_cents, self.currency)
+
+
+class ExchangeRate(models.Model):
+    """Reporting-currency rate for a currency on a day, with where it came from."""
+
+    currency = models.CharField(max_length=3)
+    rate_on = models.DateField()
+    usd_per_unit = models.DecimalField(max_digits=20, decimal_places=10)
+    source = models.CharField(max_length=100, default="manual")
+
+    class Meta:
+        ordering = ["currency", "-rate_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "rate_on"], name="revenue_exchangerate_one_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.usd_per_unit} USD on {self.rate_on}"
+
+
+class Payout(models.Model):
+    """Money a provider sends to the bank: the expected bank deposit."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_TRANSIT = "in_transit", "In transit"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.CharField(max_length=16, choices=RevenueEvent.Provider.choices)
+    payout_id = models.CharField(max_length=255)
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="payouts")
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PAID)
+    arrival_on = models.DateField(null=True, blank=True)
+    statement_descriptor = models.CharField(max_length=255, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-arrival_on", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "payout_id"], name="revenue_payout_unique_provider_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} payout {self.payout_id} {format_money(self.amount_cents, self.currency)}"
+
+
+class OutboxMessage(models.Model):
+    """A fact announced in the same transaction as the fact itself.
+
+    The integrations app delivers these (Slack, Notion, Atlas subscribers) from
+    Celery; a rolled-back transaction never sends, and a broker outage never loses.
+    """
+
+    topic = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(dispatched_at__isnull=True), name="revenue_outbox_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk}"

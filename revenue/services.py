@@ -1,0 +1,229 @@
+"""Writes to the ledger. Every function is keyword-only and transactional.
+
+There is no update or delete path for ledger rows: a correction is
+`revenue_event_reverse`, which appends a reversing row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .business_time import business_date_of
+from .entries import LedgerEntry
+from .errors import ApplicationError, Conflict
+from .models import Entity, ExchangeRate, RevenueEvent
+from .money import CurrencyError, convert_minor_units, normalize_currency
+from .outbox import outbox_publish
+
+TOPIC_EVENT_RECORDED = "revenue.event.recorded"
+
+
+@dataclass(frozen=True)
+class EntityResolution:
+    entity: Entity
+    source: str
+
+    @property
+    def resolved(self) -> bool:
+        return self.source != RevenueEvent.EntitySource.UNRESOLVED
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    event: RevenueEvent
+    created: bool
+    entity_resolved: bool
+
+
+def _matches(entity: Entity, hint: str) -> bool:
+    wanted = hint.strip().casefold()
+    names = [entity.slug, entity.name, *entity.aliases]
+    return any(wanted == str(name).strip().casefold() for name in names)
+
+
+def entity_resolve(*, entity_hint: str = "", stripe_account: str = "", product_id: str = "") -> EntityResolution:
+    """Resolve the entity by rules: Connect account, metadata name/slug, product, default.
+
+    A hint that names no known entity is booked to the default entity and
+    reported as unresolved, so the caller can raise an alert: never a silent guess.
+    """
+    entities = list(Entity.objects.all())
+    default = next((e for e in entities if e.is_default), None)
+    if default is None:
+        raise ApplicationError("No default entity is configured", code="no_default_entity")
+    unresolved = False
+    if stripe_account:
+        for entity in entities:
+            if stripe_account in entity.stripe_account_ids:
+                return EntityResolution(entity, RevenueEvent.EntitySource.CONNECT_ACCOUNT)
+        unresolved = True
+    if entity_hint:
+        for entity in entities:
+            if _matches(entity, entity_hint):
+                return EntityResolution(entity, RevenueEvent.EntitySource.METADATA)
+        unresolved = True
+    if product_id:
+        for entity in entities:
+            if product_id in entity.gumroad_product_ids:
+                return EntityResolution(entity, RevenueEvent.EntitySource.PRODUCT)
+    if unresolved:
+        return EntityResolution(default, RevenueEvent.EntitySource.UNRESOLVED)
+    return EntityResolution(default, RevenueEvent.EntitySource.DEFAULT)
+
+
+def _usd_conversion(entry: LedgerEntry, currency: str) -> tuple[int | None, Decimal | None, str]:
+    """Reporting-currency amount, the rate used and its source; (None, None, '') when unknown."""
+    if currency == "USD":
+        return entry.amount_cents, Decimal(1), RevenueEvent.FxSource.IDENTITY
+    if entry.amount_usd_cents is not None:
+        return entry.amount_usd_cents, entry.fx_rate, entry.fx_source or RevenueEvent.FxSource.STRIPE
+    rate = (
+        ExchangeRate.objects.filter(currency=currency, rate_on__lte=business_date_of(entry.occurred_at))
+        .order_by("-rate_on")
+        .first()
+    )
+    if rate is None:
+        return None, None, RevenueEvent.FxSource.NONE
+    usd = convert_minor_units(entry.amount_cents, rate=rate.usd_per_unit, from_currency=currency, to_currency="USD")
+    return usd, rate.usd_per_unit, RevenueEvent.FxSource.RATE_TABLE
+
+
+def _event_payload(event: RevenueEvent) -> dict:
+    return {
+        "id": str(event.id),
+        "event_id": event.event_id,
+        "provider": event.provider,
+        "event_type": event.event_type,
+        "kind": event.kind,
+        "amount_cents": event.amount_cents,
+        "currency": event.currency,
+        "amount_usd_cents": event.amount_usd_cents,
+        "entity": event.entity.slug,
+        "occurred_at": event.occurred_at.isoformat(),
+        "customer_email": event.customer_email,
+        "parent_event_id": event.parent_event_id,
+    }
+
+
+def _validate(entry: LedgerEntry) -> LedgerEntry:
+    try:
+        currency = normalize_currency(entry.currency)
+    except CurrencyError as exc:
+        raise ApplicationError(str(exc), code="invalid_currency") from None
+    if not entry.event_id:
+        raise ApplicationError("A ledger entry needs an event_id", code="missing_event_id")
+    if entry.kind not in RevenueEvent.Kind.values:
+        raise ApplicationError(f"Unknown ledger kind '{entry.kind}'", code="invalid_kind")
+    if entry.provider not in RevenueEvent.Provider.values:
+        raise ApplicationError(f"Unknown provider '{entry.provider}'", code="invalid_provider")
+    if not isinstance(entry.amount_cents, int) or isinstance(entry.amount_cents, bool):
+        raise ApplicationError("amount_cents must be an integer of minor units", code="invalid_amount")
+    if timezone.is_naive(entry.occurred_at):
+        raise ApplicationError("occurred_at must be timezone-aware", code="naive_datetime")
+    return replace(entry, currency=currency)
+
+
+@transaction.atomic
+def revenue_event_record(*, entry: LedgerEntry, entity: Entity | None = None) -> RecordResult:
+    """Record one money movement idempotently: insert, or return the existing row.
+
+    Safe under concurrency: a racing insert of the same event_id waits on the
+    unique index and then returns the winner's row, never an IntegrityError.
+    The outbox row is written only by the insert that created the ledger row.
+    """
+    entry = _validate(entry)
+    existing = RevenueEvent.objects.filter(event_id=entry.event_id).select_related("entity").first()
+    if existing is not None:
+        return RecordResult(existing, False, existing.entity_source != RevenueEvent.EntitySource.UNRESOLVED)
+
+    if entity is not None:
+        resolution = EntityResolution(entity, RevenueEvent.EntitySource.EXPLICIT)
+    else:
+        resolution = entity_resolve(
+            entity_hint=entry.entity_hint, stripe_account=entry.stripe_account, product_id=entry.product_id
+        )
+    reverses = None
+    if entry.reverses_event_id:
+        reverses = RevenueEvent.objects.filter(event_id=entry.reverses_event_id).first()
+        if reverses is None:
+            raise ApplicationError(f"No ledger row '{entry.reverses_event_id}' to reverse", code="reverse_target_missing")
+    usd_cents, fx_rate, fx_source = _usd_conversion(entry, entry.currency)
+    now = timezone.now()
+    event = RevenueEvent(
+        event_id=entry.event_id,
+        provider=entry.provider,
+        event_type=entry.event_type,
+        kind=entry.kind,
+        amount_cents=entry.amount_cents,
+        currency=entry.currency,
+        amount_usd_cents=usd_cents,
+        fx_rate=fx_rate,
+        fx_source=fx_source,
+        customer_email=entry.customer_email or None,
+        customer_id=entry.customer_id or None,
+        metadata=entry.metadata,
+        entity=resolution.entity,
+        entity_source=resolution.source,
+        occurred_at=entry.occurred_at,
+        created_at=now,
+        processed_at=now,
+        source_id=entry.source_id,
+        parent_event_id=entry.parent_event_id,
+        reference=entry.reference,
+        description=entry.description,
+        reverses=reverses,
+    )
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        winner = RevenueEvent.objects.filter(event_id=entry.event_id).select_related("entity").first()
+        if winner is None:  # a different constraint failed: that is the caller's error
+            raise
+        return RecordResult(winner, False, winner.entity_source != RevenueEvent.EntitySource.UNRESOLVED)
+    outbox_publish(topic=TOPIC_EVENT_RECORDED, payload=_event_payload(event))
+    return RecordResult(event, True, resolution.resolved)
+
+
+@transaction.atomic
+def revenue_event_reverse(
+    *,
+    event: RevenueEvent,
+    reason: str,
+    occurred_at: datetime | None = None,
+    event_id: str = "",
+    event_type: str = "reversal",
+    metadata: dict | None = None,
+) -> RevenueEvent:
+    """Append the row that cancels `event`. A row can be reversed once; a reversal cannot be reversed."""
+    if event.kind == RevenueEvent.Kind.REVERSAL:
+        raise Conflict("A reversal cannot itself be reversed; record a new entry instead", code="reverse_reversal")
+    if RevenueEvent.objects.filter(reverses=event).exists():
+        raise Conflict(f"{event.event_id} has already been reversed", code="already_reversed")
+    entry = LedgerEntry(
+        event_id=event_id or f"{event.event_id}:reversal",
+        provider=event.provider,
+        event_type=event_type,
+        kind=RevenueEvent.Kind.REVERSAL,
+        amount_cents=-event.amount_cents,
+        currency=event.currency,
+        occurred_at=occurred_at or timezone.now(),
+        customer_email=event.customer_email,
+        customer_id=event.customer_id,
+        metadata={"reason": reason, **(metadata or {})},
+        source_id=event.source_id,
+        parent_event_id=event.parent_event_id or event.event_id,
+        reference=event.reference,
+        description=f"Reversal of {event.event_id}: {reason}",
+        amount_usd_cents=-event.amount_usd_cents if event.amount_usd_cents is not None else None,
+        fx_rate=event.fx_rate,
+        fx_source=event.fx_source,
+        reverses_event_id=event.event_id,
+    )
+    result = revenue_event_record(entry=entry, entity=event.entity)
+    return result.event

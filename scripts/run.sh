@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Zero-setup run: SQLite, tasks inline, demo data for both entities, an admin login printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh requirements.txt
+export DEBUG="${DEBUG:-true}"
+export PORT="${PORT:-8000}"
+py=.venv/bin/python
+$py manage.py migrate --noinput
+$py manage.py setup_periodic_tasks
+$py manage.py seed_demo --if-empty
+$py manage.py ensure_demo_admin
+echo "==> Branchberg on http://127.0.0.1:${PORT}/admin/  (dashboard: /dashboard/, API docs: /docs)"
+exec $py manage.py runserver "127.0.0.1:${PORT}" --noreload
