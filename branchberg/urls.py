@@ -1,9 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
     path("health", views.health, name="health"),
     path("admin/", admin.site.urls),
+    path("webhooks/", include("integrations.webhooks.urls")),
+    path("", include("integrations.api.urls")),
+    path("dashboard/", include("branchberg.dashboard.urls")),
 ]

@@ -7,6 +7,8 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from revenue.outbox import outbox_register_dispatcher
 
+        from . import slack  # noqa: F401  (registers channels and formatters)
+        from .slack import channel  # noqa: F401
         from .tasks import outbox_dispatch_enqueue
 
         outbox_register_dispatcher(outbox_dispatch_enqueue)

@@ -92,15 +92,26 @@ class RevenueEvent(models.Model):
     occurred_at = models.DateTimeField(help_text="When the money moved (provider time).")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     processed_at = models.DateTimeField(default=timezone.now)
-    source_id = models.CharField(max_length=255, blank=True, default="", help_text="Provider object id (pi_, re_, sale id).")
+    source_id = models.CharField(
+        max_length=255, blank=True, default="", help_text="Provider object id (pi_, re_, sale id)."
+    )
     parent_event_id = models.CharField(
-        max_length=255, blank=True, default="", db_index=True,
+        max_length=255,
+        blank=True,
+        default="",
+        db_index=True,
         help_text="event_id of the sale a refund, dispute or fee belongs to (it may arrive later).",
     )
-    reference = models.CharField(max_length=120, blank=True, default="", db_index=True, help_text="PO / contract number.")
+    reference = models.CharField(
+        max_length=120, blank=True, default="", db_index=True, help_text="PO / contract number."
+    )
     description = models.TextField(blank=True, default="")
     reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
         help_text="The row this row reverses (a correction).",
     )
 
@@ -205,9 +216,7 @@ class OutboxMessage(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(
-                fields=["created_at"], condition=Q(dispatched_at__isnull=True), name="revenue_outbox_pending"
-            ),
+            models.Index(fields=["created_at"], condition=Q(dispatched_at__isnull=True), name="revenue_outbox_pending"),
         ]
 
     def __str__(self) -> str:

@@ -151,7 +151,9 @@ def revenue_event_record(*, entry: LedgerEntry, entity: Entity | None = None) ->
     if entry.reverses_event_id:
         reverses = RevenueEvent.objects.filter(event_id=entry.reverses_event_id).first()
         if reverses is None:
-            raise ApplicationError(f"No ledger row '{entry.reverses_event_id}' to reverse", code="reverse_target_missing")
+            raise ApplicationError(
+                f"No ledger row '{entry.reverses_event_id}' to reverse", code="reverse_target_missing"
+            )
     usd_cents, fx_rate, fx_source = _usd_conversion(entry, entry.currency)
     now = timezone.now()
     event = RevenueEvent(

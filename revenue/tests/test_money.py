@@ -20,13 +20,21 @@ def test_minor_unit_exponent(currency, exponent):
 
 @pytest.mark.parametrize(
     ("text", "currency", "minor"),
-    [("1,234.50", "USD", 123450), ("0.01", "USD", 1), ("5000", "JPY", 5000), ("1.234", "KWD", 1234), ("-20", "USD", -2000)],
+    [
+        ("1,234.50", "USD", 123450),
+        ("0.01", "USD", 1),
+        ("5000", "JPY", 5000),
+        ("1.234", "KWD", 1234),
+        ("-20", "USD", -2000),
+    ],
 )
 def test_to_minor_units(text, currency, minor):
     assert to_minor_units(text, currency) == minor
 
 
-@pytest.mark.parametrize(("text", "currency"), [("1.5", "JPY"), ("1.2345", "KWD"), ("0.001", "USD"), ("abc", "USD"), ("NaN", "USD")])
+@pytest.mark.parametrize(
+    ("text", "currency"), [("1.5", "JPY"), ("1.2345", "KWD"), ("0.001", "USD"), ("abc", "USD"), ("NaN", "USD")]
+)
 def test_to_minor_units_refuses_what_would_lose_money(text, currency):
     with pytest.raises(CurrencyError):
         to_minor_units(text, currency)

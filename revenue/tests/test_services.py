@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from revenue.errors import ApplicationError, Conflict
 from revenue.models import ExchangeRate, OutboxMessage, RevenueEvent
@@ -96,7 +96,11 @@ def test_conversion_names_its_rate_and_source():
 
 @pytest.mark.parametrize(
     ("field", "value", "code"),
-    [("currency", "XYZ", "invalid_currency"), ("kind", "gift", "invalid_kind"), ("provider", "paypal", "invalid_provider")],
+    [
+        ("currency", "XYZ", "invalid_currency"),
+        ("kind", "gift", "invalid_kind"),
+        ("provider", "paypal", "invalid_provider"),
+    ],
 )
 def test_invalid_entries_are_refused(field, value, code):
     with pytest.raises(ApplicationError) as excinfo:
@@ -111,13 +115,15 @@ def test_naive_datetime_refused():
 
 
 def test_sign_must_match_kind():
-    with pytest.raises(Exception), transaction.atomic():
+    with pytest.raises(IntegrityError, match="debit_kinds_not_positive"), transaction.atomic():
         revenue_event_record(entry=ledger_entry(kind="refund", amount_cents=500))
     assert not RevenueEvent.objects.exists()
 
 
 def test_reversal_appends_a_linked_negative_row_once():
-    original = revenue_event_record(entry=ledger_entry(event_id="manual:po-1", provider="manual", amount_cents=9900)).event
+    original = revenue_event_record(
+        entry=ledger_entry(event_id="manual:po-1", provider="manual", amount_cents=9900)
+    ).event
     reversal = revenue_event_reverse(event=original, reason="typo in amount")
     assert reversal.kind == RevenueEvent.Kind.REVERSAL
     assert reversal.amount_cents == -9900

@@ -15,8 +15,16 @@ from revenue.models import Entity, ExchangeRate, RevenueEvent
 from revenue.services import revenue_event_record
 
 CUSTOMERS = [
-    "ada@lovelace.dev", "grace@hopper.io", "alan@turing.org", "katherine@johnson.space", "linus@kernel.fi",
-    "margaret@hamilton.nasa", "donald@knuth.cs", "barbara@liskov.mit", "ken@thompson.bell", "radia@perlman.net",
+    "ada@lovelace.dev",
+    "grace@hopper.io",
+    "alan@turing.org",
+    "katherine@johnson.space",
+    "linus@kernel.fi",
+    "margaret@hamilton.nasa",
+    "donald@knuth.cs",
+    "barbara@liskov.mit",
+    "ken@thompson.bell",
+    "radia@perlman.net",
 ]
 PRODUCTS = {
     "aplus-enterprise": [("Consulting retainer", 250000), ("Strategy workshop", 75000), ("Audit package", 120000)],
@@ -44,7 +52,8 @@ class Command(BaseCommand):
         for currency, rate in RATES.items():
             for offset in range(days + 1):
                 ExchangeRate.objects.get_or_create(
-                    currency=currency, rate_on=today - timedelta(days=offset),
+                    currency=currency,
+                    rate_on=today - timedelta(days=offset),
                     defaults={"usd_per_unit": rate, "source": "demo rate table"},
                 )
         created = 0
@@ -60,9 +69,15 @@ class Command(BaseCommand):
                 at = start + timedelta(hours=15)
                 result = revenue_event_record(
                     entry=LedgerEntry(
-                        event_id=f"manual:demo-po-{day:%Y%m%d}", provider="manual", event_type="purchase_order",
-                        kind="payment", amount_cents=rng.choice([500000, 1250000, 880000]), currency="USD",
-                        occurred_at=at, customer_email="ap@bigclient.example", reference=f"PO-{day:%Y%m%d}",
+                        event_id=f"manual:demo-po-{day:%Y%m%d}",
+                        provider="manual",
+                        event_type="purchase_order",
+                        kind="payment",
+                        amount_cents=rng.choice([500000, 1250000, 880000]),
+                        currency="USD",
+                        occurred_at=at,
+                        customer_email="ap@bigclient.example",
+                        reference=f"PO-{day:%Y%m%d}",
                         description="Offline contract (demo)",
                     ),
                     entity=entity,
@@ -87,9 +102,17 @@ class Command(BaseCommand):
             event_id, event_type, source = f"gumroad:sale_demo{key}", "sale", f"sale_demo{key}"
         sale = revenue_event_record(
             entry=LedgerEntry(
-                event_id=event_id, provider=provider, event_type=event_type, kind="payment", amount_cents=amount,
-                currency=currency, occurred_at=at, customer_email=email, source_id=source,
-                description=name, metadata={"product": name, "demo": True},
+                event_id=event_id,
+                provider=provider,
+                event_type=event_type,
+                kind="payment",
+                amount_cents=amount,
+                currency=currency,
+                occurred_at=at,
+                customer_email=email,
+                source_id=source,
+                description=name,
+                metadata={"product": name, "demo": True},
             ),
             entity=entity,
         )
@@ -100,10 +123,16 @@ class Command(BaseCommand):
             refund = revenue_event_record(
                 entry=LedgerEntry(
                     event_id=f"{provider}:{'refund:' if provider == 'gumroad' else ''}{refund_id}",
-                    provider=provider, event_type="refund.created" if provider == "stripe" else "refund",
-                    kind="refund", amount_cents=-refund_amount, currency=currency,
-                    occurred_at=at + timedelta(days=rng.randint(0, 3), hours=1), customer_email=email,
-                    source_id=refund_id, parent_event_id=event_id, description=f"Refund: {name}",
+                    provider=provider,
+                    event_type="refund.created" if provider == "stripe" else "refund",
+                    kind="refund",
+                    amount_cents=-refund_amount,
+                    currency=currency,
+                    occurred_at=at + timedelta(days=rng.randint(0, 3), hours=1),
+                    customer_email=email,
+                    source_id=refund_id,
+                    parent_event_id=event_id,
+                    description=f"Refund: {name}",
                 ),
                 entity=entity,
             )
