@@ -44,6 +44,7 @@ class DashboardFilterForm(forms.Form):
     currency = forms.CharField(required=False, max_length=3, label="Currency")
 
     def __init__(self, *args, entities: list[Entity], currencies: list[str] | None = None, **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         # Validated against the list the caller already loaded: no extra query.
         self._entities = {entity.slug: entity for entity in entities}

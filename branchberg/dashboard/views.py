@@ -220,7 +220,7 @@ class DailyNetChartView(ChartView):
             "pointRadius": 0,
             "pointHoverRadius": 4,
             "borderWidth": 2,
-            "tension": 0.25,
+            "cubicInterpolationMode": "monotone",  # smooth without overshooting below zero
             "fill": False,
         }
 

@@ -111,6 +111,9 @@
     },
     monthly: function () {
       var options = baseOptions();
+      options.plugins.legend.labels.sort = function (a, b) {
+        return a.datasetIndex - b.datasetIndex;
+      };
       options.interaction = { mode: "index", intersect: false };
       options.scales = {
         x: { grid: { display: false }, ticks: { color: ink } },
