@@ -85,7 +85,7 @@ class BankDepositAdmin(ImportMixin, admin.ModelAdmin):
     list_select_related = ("entity",)
     date_hierarchy = "posted_on"
     readonly_fields = [f.name for f in BankDeposit._meta.fields]
-    change_list_template = "admin/reconciliation/bankdeposit_change_list.html"
+    import_export_change_list_template = "admin/reconciliation/bankdeposit_change_list.html"
 
     def has_add_permission(self, request):
         return False
@@ -171,6 +171,7 @@ class BankDepositAdmin(ImportMixin, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
+            "is_nav_sidebar_enabled": False,  # the page needs the width
             "title": f"Reconciliation: {entity.name}",
             "entity": entity,
             "entities": Entity.objects.all(),

@@ -158,10 +158,13 @@ def plan_auto_matches(expected: list[Expected], deposits: list[Deposit], *, wind
     used_e: set = set()
     used_d: set = set()
 
+    by_amount: dict[tuple[str, int], list[Deposit]] = {}
+    for d in deposits:
+        by_amount.setdefault((d.currency, d.amount_cents), []).append(d)
     pairs = []
     for e in expected:
-        for d in deposits:
-            if d.amount_cents == e.amount_cents and _fits_window(e, d, window):
+        for d in by_amount.get((e.currency, e.amount_cents), ()):
+            if _fits_window(e, d, window):
                 pairs.append((business_days_between(e.on, d.on), e.on, d.on, str(e.id), str(d.id), e, d))
     pairs.sort(key=lambda p: p[:5])
     for *_, e, d in pairs:
