@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -178,6 +179,7 @@ class BankDepositAdmin(ImportMixin, admin.ModelAdmin):
             "start": start,
             "end": end,
             "window": services.window_business_days(),
+            "business_tz": settings.REVENUE_TIME_ZONE,
             "totals": selectors.reconciliation_totals(entity=entity, start=start, end=end).values(),
             "expected": expected,
             "deposits": deposits,

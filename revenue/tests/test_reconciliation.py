@@ -240,3 +240,14 @@ def test_command_refuses_a_bad_file_naming_line_and_column(entities, tmp_path):
     with pytest.raises(CommandError, match=r"line 3, column 'Amount': '12.3.4' is not a number"):
         call_command("import_bank_statement", str(path))
     assert BankDeposit.objects.count() == 0
+
+
+def test_window_is_configurable(june, settings):
+    settings.RECONCILIATION_WINDOW_BUSINESS_DAYS = 0
+    summary = bank_statement_import(content=CHASE_JUNE.encode(), layout="chase", entity=june["entity"])
+    # same-day exact matches still go through; Gumroad (Fri -> Mon), the wire (2 days), po_B's second
+    # half (1 day), the bundle... po_G (1 day) need a window
+    gumroad = ExpectedDeposit.objects.get(reference="gp_2026_06_05")
+    assert _active_match(gumroad) is None
+    assert _active_match(ExpectedDeposit.objects.get(reference="po_A")) is not None
+    assert summary.auto_matched == 3  # po_A, po_C, and the po_D + po_E bundle (all same day)

@@ -55,6 +55,38 @@ def test_page_shows_expected_deposited_matched_unmatched_and_differences(
     assert len(re.findall(r'<tr id="match-', html)) == 7
 
 
+def test_page_queries_do_not_grow_with_rows(staff_client, imported, django_assert_max_num_queries):
+    from datetime import date, timedelta
+
+    from revenue.models import Payout
+
+    entity = imported["entity"]
+    for n in range(40):
+        day = date(2026, 6, 1) + timedelta(days=n % 28)
+        Payout.objects.create(
+            provider="stripe",
+            payout_id=f"po_bulk_{n}",
+            entity=entity,
+            amount_cents=10_000 + 10 * n,
+            currency="USD",
+            arrival_on=day,
+            metadata={"balance_transactions": [imported["sale"].event_id]},
+        )
+        BankDeposit.objects.create(
+            entity=entity,
+            posted_on=day,
+            amount_cents=10_000 + 10 * n + 3 * (n % 2),
+            currency="USD",
+            description=f"STRIPE TRANSFER BULK {n}",
+            dedupe_key=f"bulk-{n}",
+        )
+    staff_client.post(reverse(PAGE) + JUNE, {"op": "refresh"})
+    assert DepositMatch.objects.filter(status="active").count() == 7 + 20
+    with django_assert_max_num_queries(25):
+        response = staff_client.get(reverse(PAGE) + JUNE)
+    assert response.status_code == 200
+
+
 def test_match_unmatch_and_flag_actions_are_audited(staff_client, staff_user, imported):
     url = reverse(PAGE) + JUNE
     po_f = ExpectedDeposit.objects.get(reference="po_F")
