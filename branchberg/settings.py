@@ -113,6 +113,8 @@ USE_TZ = True
 # Business days run midnight to midnight here; every report is in this zone.
 REVENUE_TIME_ZONE = env.str("REVENUE_TIME_ZONE", default="America/Chicago")
 REPORTING_CURRENCY = "USD"
+# Reconciliation: a bank deposit matches an expected one within this many business days (Mon-Fri).
+RECONCILIATION_WINDOW_BUSINESS_DAYS = env.int("RECONCILIATION_WINDOW_BUSINESS_DAYS", default=5)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -8,6 +8,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 SCHEDULE = [
     ("Summaries: send what is due (06:00 Central)", "summaries.tick", 15 * 60),
     ("Alerts: evaluate rules and detectors", "alerts.evaluate", 15 * 60),
+    ("Reconciliation: auto-match and alert on stale unmatched deposits", "alerts.reconciliation_check", 60 * 60),
     ("Outbox: re-enqueue stuck messages and deliveries", "integrations.outbox_sweep", 60),
 ]
 

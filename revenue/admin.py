@@ -1,0 +1,1 @@
+from . import admin_reconciliation  # noqa: F401

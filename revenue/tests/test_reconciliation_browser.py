@@ -1,0 +1,69 @@
+"""A screenshot of the reconciliation page in headless Chromium (real admin on a live server)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.apps import apps
+
+from revenue.models import BankDeposit, Payout
+from revenue.reconciliation.services import bank_statement_import, reconciliation_flag, reconciliation_run
+from revenue.tests.reconciliation_fixtures import CHASE_JUNE, june_scenario
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _entities_seeded_again_after_the_flush(django_db_blocker):
+    """A live-server test commits, so the database is flushed after it; the entities the data migration
+    seeds are put back for the transactional tests that run later in the session."""
+    yield
+    seed = importlib.import_module("revenue.migrations.0002_seed_entities").seed
+    with django_db_blocker.unblock():
+        seed(apps, None)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_reconciliation_page_screenshot(
+    request, settings, live_server, staff_client, staff_user, entities, artifacts_dir
+):
+    # live_server serves static files through the finders: use un-hashed names so the admin CSS loads.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    june = june_scenario(entities)
+    bank_statement_import(content=CHASE_JUNE.encode(), layout="chase", entity=june["entity"], user=staff_user)
+    Payout.objects.filter(payout_id="po_C").update(status="failed", metadata={"failure_code": "account_closed"})
+    reconciliation_run(entity=june["entity"])
+    reconciliation_flag(
+        target=BankDeposit.objects.get(amount_cents=9500), reason="No invoice found yet", user=staff_user
+    )
+
+    # Playwright's sync API runs an event loop in this thread: all database work happens before it starts.
+    browser = request.getfixturevalue("browser")
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.add_cookies(
+        [{"name": "sessionid", "value": staff_client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page = context.new_page()
+    response = page.goto(
+        f"{live_server.url}/admin/revenue/bankdeposit/reconciliation/?entity=aplus-enterprise&start=2026-06-01&end=2026-06-30"
+    )
+    assert response.status == 200
+    assert page.locator("#bridge-USD").inner_text().count("USD") >= 7
+    assert page.locator("#match-table tbody tr").count() == 7
+    assert page.locator("#expected-table").get_by_text("failed after it was paid").count() >= 1
+
+    # a person confirms the near miss in the browser
+    page.fill("#id_note", "bank kept 0.50 as a fee")
+    page.locator("#expected-table button", has_text="Match").first.click()
+    page.wait_for_load_state()
+    assert page.locator(".messagelist").inner_text().startswith("Matched")
+    assert page.locator("#match-table tbody tr").count() == 8
+
+    path = artifacts_dir / "reconciliation_page.png"
+    page.screenshot(path=str(path), full_page=True)
+    context.close()
+    print(f"screenshot: {path}")
+    assert path.stat().st_size > 20_000
