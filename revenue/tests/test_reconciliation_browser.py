@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
-from django.apps import apps
 
 from revenue.models import BankDeposit, Payout
 from revenue.reconciliation.services import bank_statement_import, reconciliation_flag, reconciliation_run
 from revenue.tests.reconciliation_fixtures import CHASE_JUNE, june_scenario
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _entities_seeded_again_after_the_flush(django_db_blocker):
-    """A live-server test commits, so the database is flushed after it; the entities the data migration
-    seeds are put back for the transactional tests that run later in the session."""
-    yield
-    seed = importlib.import_module("revenue.migrations.0002_seed_entities").seed
-    with django_db_blocker.unblock():
-        seed(apps, None)
 
 
 @pytest.mark.browser
