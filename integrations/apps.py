@@ -8,7 +8,10 @@ class IntegrationsConfig(AppConfig):
         from revenue.outbox import outbox_register_dispatcher
 
         from . import slack  # noqa: F401  (registers channels and formatters)
-        from .slack import channel  # noqa: F401
+        from .slack import (
+            alert_message,  # noqa: F401  (alert.* formatter)
+            channel,  # noqa: F401
+        )
         from .tasks import outbox_dispatch_enqueue
 
         outbox_register_dispatcher(outbox_dispatch_enqueue)
