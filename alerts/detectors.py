@@ -34,6 +34,9 @@ class Condition:
     metadata: dict = field(default_factory=dict)
     entity_id: int | None = None
     rule_id: int | None = None
+    # True when the fingerprint is not bound to one episode and the detector reports only what is
+    # new since the last close (e.g. unresolved entities): a closed alert may then be raised again.
+    reopen_closed: bool = False
 
 
 def local_time(instant: datetime) -> str:
@@ -359,6 +362,61 @@ def detect_anomaly(
 # --- Suspected duplicates ---------------------------------------------------------------------------
 
 
+def _same_customer(a: RevenueEvent, b: RevenueEvent) -> bool:
+    emails = a.customer_email and b.customer_email and a.customer_email.lower() == b.customer_email.lower()
+    return bool(emails or (a.customer_id and a.customer_id == b.customer_id))
+
+
+def is_duplicate_pair(a: RevenueEvent, b: RevenueEvent, *, window: timedelta) -> bool:
+    """Two live payments that look like the same money.
+
+    Same customer, amount and currency under different event ids, and either within `window` of
+    each other, or exactly one of them a manual entry on the same business day as the other.
+    """
+    if a.event_id == b.event_id or a.kind != RevenueEvent.Kind.PAYMENT or b.kind != RevenueEvent.Kind.PAYMENT:
+        return False
+    if (a.amount_cents, a.currency) != (b.amount_cents, b.currency) or not _same_customer(a, b):
+        return False
+    if abs(a.occurred_at - b.occurred_at) <= window:
+        return True
+    manual = RevenueEvent.Provider.MANUAL
+    zone = business_zone()
+    return (a.provider == manual) != (b.provider == manual) and (
+        a.occurred_at.astimezone(zone).date() == b.occurred_at.astimezone(zone).date()
+    )
+
+
+def duplicate_matches(*, event: RevenueEvent, neighbours: Sequence[RevenueEvent], window: timedelta) -> list:
+    return [other for other in neighbours if is_duplicate_pair(event, other, window=window)]
+
+
+def duplicate_clusters(
+    *, rows: Sequence[RevenueEvent], recent_ids: set, window: timedelta
+) -> list[tuple[RevenueEvent, list[RevenueEvent]]]:
+    """For each recent row, the rows it duplicates (rows come grouped by customer, amount, currency)."""
+    groups: dict[tuple, list[RevenueEvent]] = {}
+
+    def keys(row: RevenueEvent) -> list[tuple]:
+        money = (row.amount_cents, row.currency)
+        return [
+            *([(*money, "email", row.customer_email.lower())] if row.customer_email else []),
+            *([(*money, "id", row.customer_id)] if row.customer_id else []),
+        ]
+
+    for row in rows:
+        for key in keys(row):
+            groups.setdefault(key, []).append(row)
+    found = []
+    for row in rows:
+        if row.pk not in recent_ids:
+            continue
+        neighbours = {other.pk: other for key in keys(row) for other in groups[key]}
+        matches = duplicate_matches(event=row, neighbours=list(neighbours.values()), window=window)
+        if matches:
+            found.append((row, sorted(matches, key=lambda e: (e.occurred_at, e.event_id))))
+    return found
+
+
 def detect_duplicate(*, event: RevenueEvent, candidates: Sequence[RevenueEvent], window: timedelta) -> Condition | None:
     """Same customer and amount under different event ids: within minutes, or a manual entry
     matching a provider payment on the same business day."""
@@ -435,4 +493,5 @@ def detect_unresolved(*, summary: UnresolvedSummary) -> Condition | None:
             "where": f"{LEDGER_WHERE}, entity source = unresolved",
         },
         entity_id=latest.entity_id,
+        reopen_closed=True,
     )

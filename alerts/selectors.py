@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Max, Min, Q, QuerySet, Sum, When, Window
 from django.db.models.functions import Abs, Lower, TruncDate
 
 from revenue.business_time import business_zone, day_bounds
@@ -20,6 +20,8 @@ from revenue.models import Entity, RevenueEvent
 from .models import AlertRule, RevenueAlert
 
 WEBHOOK_PROVIDERS = (RevenueEvent.Provider.STRIPE, RevenueEvent.Provider.GUMROAD)
+# Wider than any duplicate test: the duplicate window (minutes) and "the same business day" (up to 25 h).
+DUPLICATE_HORIZON = timedelta(hours=26)
 
 
 @dataclass(frozen=True)
@@ -192,64 +194,69 @@ def window_counts(*, scope: Scope, windows: list[tuple[datetime, datetime]]) -> 
     return [totals[f"w{i}"] for i in range(len(windows))]
 
 
-def _same_customer(event: RevenueEvent) -> Q:
-    match = Q()
-    if event.customer_email:
-        match |= Q(email_lower=event.customer_email.lower())
-    if event.customer_id:
-        match |= Q(customer_id=event.customer_id)
-    return match
+def _live_payments() -> QuerySet[RevenueEvent]:
+    """Payments not reversed, with the lower-cased email the duplicate test compares."""
+    return (
+        RevenueEvent.objects.filter(kind=RevenueEvent.Kind.PAYMENT, reversed_by__isnull=True)
+        .annotate(email_lower=Lower("customer_email"))
+        .select_related("entity")
+    )
 
 
-def duplicate_candidates(*, event: RevenueEvent, window: timedelta) -> list[RevenueEvent]:
-    """Other live payments that look like the same money as `event`.
-
-    Same customer (email, case-insensitive, or customer id), amount and currency, and either
-    within `window` of it, or — when exactly one side is a manual entry — on the same business day.
-    Rows already reversed are not candidates.
-    """
+def duplicate_neighbours(*, event: RevenueEvent) -> list[RevenueEvent]:
+    """Live payments of the same customer (email, case-insensitive, or customer id), amount and
+    currency within a day of `event`: what the duplicate detector judges it against."""
     if event.kind != RevenueEvent.Kind.PAYMENT or not (event.customer_email or event.customer_id):
         return []
-    if RevenueEvent.objects.filter(reverses=event).exists():
-        return []
-    base = (
-        RevenueEvent.objects.annotate(email_lower=Lower("customer_email"))
-        .filter(_same_customer(event))
-        .filter(kind=RevenueEvent.Kind.PAYMENT, amount_cents=event.amount_cents, currency=event.currency)
-        .filter(reversed_by__isnull=True)
-        .exclude(pk=event.pk)
-    )
-    near = Q(occurred_at__gte=event.occurred_at - window, occurred_at__lte=event.occurred_at + window)
-    start, end = day_bounds(event.occurred_at.astimezone(business_zone()).date())
-    same_day = Q(occurred_at__gte=start, occurred_at__lt=end)
-    if event.provider == RevenueEvent.Provider.MANUAL:
-        same_day_other_side = same_day & ~Q(provider=RevenueEvent.Provider.MANUAL)
-    else:
-        same_day_other_side = same_day & Q(provider=RevenueEvent.Provider.MANUAL)
-    return list(base.filter(near | same_day_other_side).select_related("entity").order_by("occurred_at", "pk")[:20])
-
-
-def payments_with_possible_duplicates(*, since: datetime, until: datetime, window: timedelta) -> list[RevenueEvent]:
-    """Payments recorded in [since, until) with at least one payment of the same customer, amount and
-    currency within `window`, or a manual entry of the same business day (DB-side pre-filter)."""
-    other = RevenueEvent.objects.filter(
-        kind=RevenueEvent.Kind.PAYMENT,
-        amount_cents=OuterRef("amount_cents"),
-        currency=OuterRef("currency"),
-        # wide enough for "the same business day" (25 h on a DST day); the exact test follows
-        occurred_at__gte=OuterRef("occurred_at") - timedelta(hours=26),
-        occurred_at__lte=OuterRef("occurred_at") + timedelta(hours=26),
-    ).exclude(pk=OuterRef("pk"))
-    by_email = other.annotate(email_lower=Lower("customer_email")).filter(email_lower=OuterRef("email_lower"))
-    by_id = other.filter(customer_id=OuterRef("customer_id"))
+    same_customer = Q()
+    if event.customer_email:
+        same_customer |= Q(email_lower=event.customer_email.lower())
+    if event.customer_id:
+        same_customer |= Q(customer_id=event.customer_id)
     return list(
-        RevenueEvent.objects.annotate(email_lower=Lower("customer_email"))
-        .filter(kind=RevenueEvent.Kind.PAYMENT, created_at__gte=since, created_at__lt=until)
-        .filter(Q(customer_email__isnull=False) | Q(customer_id__isnull=False))
-        .filter(Exists(by_email) | Exists(by_id))
-        .select_related("entity")
-        .order_by("created_at")[:500]
+        _live_payments()
+        .filter(same_customer, amount_cents=event.amount_cents, currency=event.currency)
+        .filter(
+            occurred_at__gte=event.occurred_at - DUPLICATE_HORIZON,
+            occurred_at__lte=event.occurred_at + DUPLICATE_HORIZON,
+        )
+        .exclude(pk=event.pk)
+        .order_by("occurred_at", "pk")[:50]
     )
+
+
+def duplicate_neighbourhoods(*, since: datetime, until: datetime) -> tuple[list[RevenueEvent], set[int]]:
+    """Live payments in groups (same customer, amount, currency) that hold a payment recorded in
+    [since, until) and at least one other payment, plus the ids of the recent ones.
+
+    Window counts over (customer, amount, currency) pick the rows in two queries (by email, by
+    customer id); the exact test (minutes apart, or manual vs provider on the same business day)
+    is the detector's, in Python.
+    """
+    recent = RevenueEvent.objects.filter(kind=RevenueEvent.Kind.PAYMENT, created_at__gte=since, created_at__lt=until)
+    span = recent.aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
+    if span["first"] is None:
+        return [], set()
+    neighbours = _live_payments().filter(
+        occurred_at__gte=span["first"] - DUPLICATE_HORIZON, occurred_at__lte=span["last"] + DUPLICATE_HORIZON
+    )
+    is_recent = Case(When(created_at__gte=since, created_at__lt=until, then=1), default=0)
+    found: dict[int, RevenueEvent] = {}
+    for key, customer in (("customer_email", Lower("customer_email")), ("customer_id", F("customer_id"))):
+        partition = [customer, F("amount_cents"), F("currency")]
+        rows = (
+            neighbours.filter(**{f"{key}__isnull": False})
+            .annotate(
+                group_rows=Window(Count("pk"), partition_by=partition),
+                group_recent=Window(Sum(is_recent), partition_by=partition),
+            )
+            .filter(group_rows__gt=1, group_recent__gt=0)
+            .order_by("occurred_at", "pk")[:10_000]
+        )
+        found.update((row.pk, row) for row in rows)
+    rows = sorted(found.values(), key=lambda row: (row.occurred_at, row.pk))
+    recent_ids = {row.pk for row in rows if since <= row.created_at < until}
+    return rows, recent_ids
 
 
 @dataclass(frozen=True)
@@ -289,7 +296,3 @@ def fingerprint_active(*, fingerprint: str) -> bool:
 
 def rule_alerts_created_between(*, rule_id: int, start: datetime, end: datetime) -> int:
     return RevenueAlert.objects.filter(rule_id=rule_id, created_at__gte=start, created_at__lt=end).count()
-
-
-def alerts_for_admin() -> QuerySet[RevenueAlert]:
-    return RevenueAlert.objects.select_related("entity", "rule", "acknowledged_by", "resolved_by")

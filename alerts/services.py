@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -144,7 +145,8 @@ class EvaluationResult:
 
 
 def _duplicate_window() -> timedelta:
-    return timedelta(minutes=settings.ALERTS_DUPLICATE_WINDOW_MINUTES)
+    # capped at a day: the selectors look no further than selectors.DUPLICATE_HORIZON
+    return timedelta(minutes=min(settings.ALERTS_DUPLICATE_WINDOW_MINUTES, 24 * 60))
 
 
 def _anomaly_policy() -> AnomalyPolicy:
@@ -157,19 +159,18 @@ def condition_raise(
     now: datetime,
     result: EvaluationResult,
     rule: AlertRule | None = None,
-    reopen_closed: bool = False,
 ) -> RevenueAlert | None:
     """Turn a detected condition into an alert, keeping alerts rare.
 
     - an active alert with the fingerprint is updated (occurrences + 1), never duplicated;
     - a fingerprint names one episode (a day, an event, one silence): once a person resolved or
-      dismissed it, it stays closed (unless `reopen_closed`, for conditions whose fingerprint
-      is not episode-bound and whose detector only reports what is new since the last close);
+      dismissed it, it stays closed (unless `condition.reopen_closed`: the fingerprint is not
+      episode-bound and the detector only reports what is new since the last close);
     - a rule raises at most `max_alerts_per_day` new alerts per business day.
     """
     fingerprint = condition.fingerprint
     active = selectors.fingerprint_active(fingerprint=fingerprint)
-    if not active and not reopen_closed and selectors.fingerprint_closed(fingerprint=fingerprint):
+    if not active and not condition.reopen_closed and selectors.fingerprint_closed(fingerprint=fingerprint):
         result.closed.append(fingerprint)
         return None
     if not active and rule is not None:
@@ -243,15 +244,14 @@ def _evaluate_anomalies(*, now: datetime, result: EvaluationResult) -> None:
 
 
 def _evaluate_duplicates(*, now: datetime, result: EvaluationResult) -> None:
+    """Payments recorded in the last day (the per-write check's safety net)."""
     window = _duplicate_window()
+    rows, recent_ids = selectors.duplicate_neighbourhoods(since=now - timedelta(days=1), until=now)
     seen: set[str] = set()
-    for event in selectors.payments_with_possible_duplicates(since=now - timedelta(days=1), until=now, window=window):
-        if event.event_id in seen:
-            continue
-        candidates = selectors.duplicate_candidates(event=event, window=window)
-        condition = detectors.detect_duplicate(event=event, candidates=candidates, window=window)
-        if condition is not None:
-            seen.update(condition.metadata["event_ids"])
+    for event, matches in detectors.duplicate_clusters(rows=rows, recent_ids=recent_ids, window=window):
+        condition = detectors.detect_duplicate(event=event, candidates=matches, window=window)
+        if condition is not None and condition.fingerprint not in seen:
+            seen.add(condition.fingerprint)
             condition_raise(condition=condition, now=now, result=result)
 
 
@@ -259,11 +259,34 @@ def _evaluate_unresolved(*, now: datetime, result: EvaluationResult) -> None:
     since = selectors.last_closed_at(fingerprint=detectors.UNRESOLVED_FINGERPRINT)
     condition = detectors.detect_unresolved(summary=selectors.unresolved_entity_events(since=since))
     if condition is not None:
-        condition_raise(condition=condition, now=now, result=result, reopen_closed=True)
+        condition_raise(condition=condition, now=now, result=result)
+
+
+# Detectors that outer apps register (they may read their own tables; alerts must not import them):
+# each takes `now` and returns Conditions, e.g. integrations' delivery failures.
+ExternalDetector = Callable[[datetime], list[Condition]]
+_external_detectors: list[ExternalDetector] = []
+
+
+def alert_detector_register(detector: ExternalDetector) -> None:
+    if detector not in _external_detectors:
+        _external_detectors.append(detector)
+
+
+def _evaluate_external(*, now: datetime, result: EvaluationResult) -> None:
+    for detector in _external_detectors:
+        try:
+            conditions = detector(now)
+        except Exception:
+            logger.exception("alert detector %s failed", getattr(detector, "__name__", detector))
+            continue
+        for condition in conditions:
+            condition_raise(condition=condition, now=now, result=result)
 
 
 def alerts_evaluate(*, now: datetime | None = None) -> EvaluationResult:
-    """The beat's pass over everything: rules, anomalies, duplicates, unresolved entities.
+    """The beat's pass over everything: rules, anomalies, duplicates, unresolved entities, and the
+    detectors outer apps registered (delivery failures).
 
     Each alert is written in its own transaction, so one failing rule does not hold back the others.
     """
@@ -274,7 +297,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> EvaluationResult:
             _evaluate_rule(rule=rule, now=now, result=result)
         except Exception:
             logger.exception("alert rule %s (%s) failed to evaluate", rule.pk, rule.name)
-    for step in (_evaluate_anomalies, _evaluate_duplicates, _evaluate_unresolved):
+    for step in (_evaluate_anomalies, _evaluate_duplicates, _evaluate_unresolved, _evaluate_external):
         try:
             step(now=now, result=result)
         except Exception:
@@ -294,9 +317,10 @@ def alerts_evaluate_event(*, event_id: str, now: datetime | None = None) -> Eval
         if condition is not None:
             condition_raise(condition=condition, now=now, result=result, rule=rule)
     window = _duplicate_window()
-    condition = detectors.detect_duplicate(
-        event=event, candidates=selectors.duplicate_candidates(event=event, window=window), window=window
+    matches = detectors.duplicate_matches(
+        event=event, neighbours=selectors.duplicate_neighbours(event=event), window=window
     )
+    condition = detectors.detect_duplicate(event=event, candidates=matches, window=window)
     if condition is not None:
         condition_raise(condition=condition, now=now, result=result)
     if event.entity_source == RevenueEvent.EntitySource.UNRESOLVED:

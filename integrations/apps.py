@@ -8,10 +8,15 @@ class IntegrationsConfig(AppConfig):
         from revenue.outbox import outbox_register_dispatcher
 
         from . import slack  # noqa: F401  (registers channels and formatters)
-        from .slack import (
-            alert_message,  # noqa: F401  (alert.* formatter)
-            channel,  # noqa: F401
-        )
+        from .slack import channel  # noqa: F401
         from .tasks import outbox_dispatch_enqueue
 
         outbox_register_dispatcher(outbox_dispatch_enqueue)
+
+        # Alerts: the alert.* Slack formatter, and the delivery-failure detector for the alert beat.
+        import integrations.slack.alert_message  # noqa: F401
+        from alerts.services import alert_detector_register
+
+        from .consumers import delivery_failures_detect
+
+        alert_detector_register(delivery_failures_detect)

@@ -491,3 +491,21 @@ def test_unresolved_entity_raises_one_alert_that_counts_the_rows():
     assert alerts_evaluate_event(event_id=second.event_id).raised == []
     alert.refresh_from_db()
     assert alert.occurrences == 2 and "2 ledger rows since" in alert.message
+
+
+def test_manual_entry_matches_within_the_25_hour_dst_day_only():
+    manual = record(
+        provider="manual",
+        event_type="manual",
+        amount_cents=50_000,
+        customer_email="ap@acme.test",
+        occurred_at=central(DST_SUNDAY, 0),
+    )
+    late_same_day = record(amount_cents=50_000, customer_email="ap@acme.test", occurred_at=central(DST_SUNDAY, 23, 30))
+    next_day = record(
+        amount_cents=50_000, customer_email="ap@acme.test", occurred_at=central(DST_SUNDAY + timedelta(days=1), 0, 15)
+    )
+
+    [alert] = alerts_evaluate_event(event_id=manual.event_id).raised
+    assert sorted(alert.metadata["event_ids"]) == sorted([manual.event_id, late_same_day.event_id])
+    assert next_day.event_id not in alert.message
