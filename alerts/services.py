@@ -137,12 +137,6 @@ class EvaluationResult:
     capped: list[str] = field(default_factory=list)  # fingerprints held back by a rule's daily cap
     closed: list[str] = field(default_factory=list)  # fingerprints whose alert was already resolved/dismissed
 
-    def merge(self, other: EvaluationResult) -> None:
-        self.raised += other.raised
-        self.updated += other.updated
-        self.capped += other.capped
-        self.closed += other.closed
-
 
 def _duplicate_window() -> timedelta:
     # capped at a day: the selectors look no further than selectors.DUPLICATE_HORIZON
@@ -153,6 +147,7 @@ def _anomaly_policy() -> AnomalyPolicy:
     return AnomalyPolicy(min_deviation_major=settings.ALERTS_ANOMALY_MIN_DEVIATION)
 
 
+@transaction.atomic
 def condition_raise(
     *,
     condition: Condition,
