@@ -179,6 +179,13 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 OUTBOUND_HTTP_TIMEOUT_SECONDS = env.float("OUTBOUND_HTTP_TIMEOUT_SECONDS", default=5.0)
 
+# Alerts: payments of the same customer and amount this close together look like duplicates;
+# a daily-net anomaly must also be at least this many major units of its currency.
+ALERTS_DUPLICATE_WINDOW_MINUTES = env.int("ALERTS_DUPLICATE_WINDOW_MINUTES", default=10)
+ALERTS_ANOMALY_MIN_DEVIATION = env.int("ALERTS_ANOMALY_MIN_DEVIATION", default=250)
+# Public base URL (e.g. https://branchberg.up.railway.app): links in Slack messages. Blank: paths only.
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+
 # dj-stripe: used only for API backfill (`manage.py sync_stripe`); intake never calls Stripe.
 STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=STRIPE_SECRET_KEY.startswith("sk_live"))
 STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY if not STRIPE_LIVE_MODE else ""

@@ -12,3 +12,11 @@ class IntegrationsConfig(AppConfig):
         from .tasks import outbox_dispatch_enqueue
 
         outbox_register_dispatcher(outbox_dispatch_enqueue)
+
+        # Alerts: the alert.* Slack formatter, and the delivery-failure detector for the alert beat.
+        import integrations.slack.alert_message  # noqa: F401
+        from alerts.services import alert_detector_register
+
+        from .consumers import delivery_failures_detect
+
+        alert_detector_register(delivery_failures_detect)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from revenue.models import OutboxMessage
 
+from .consumers import outbox_message_consume
 from .models import Delivery
 from .services.delivery import delivery_attempt, outbox_message_fan_out
 
@@ -20,6 +21,7 @@ SWEEP_GRACE = timedelta(seconds=30)
 
 @shared_task(name="integrations.outbox_dispatch", acks_late=True)
 def outbox_dispatch(message_id: int) -> None:
+    outbox_message_consume(message_id)
     for delivery_id in outbox_message_fan_out(message_id=message_id):
         delivery_send.delay(delivery_id)
 

@@ -1,0 +1,21 @@
+"""Thin Celery wrappers around the alert services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .services import alerts_evaluate, alerts_evaluate_event
+
+
+@shared_task(name="alerts.evaluate")
+def evaluate() -> dict:
+    """Beat: every rule and detector once (every 15 minutes, see setup_periodic_tasks)."""
+    result = alerts_evaluate()
+    return {"raised": len(result.raised), "updated": len(result.updated), "capped": len(result.capped)}
+
+
+@shared_task(name="alerts.evaluate_event", acks_late=True)
+def evaluate_event(event_id: str) -> dict:
+    """Per ledger write: the cheap checks for one row, by its event_id."""
+    result = alerts_evaluate_event(event_id=event_id)
+    return {"raised": len(result.raised), "updated": len(result.updated), "capped": len(result.capped)}
