@@ -79,12 +79,11 @@ class RevenueEventAdmin(BusinessTimeAdminMixin, ImportMixin, ExportMixin, admin.
         "occurred_local",
         "entity",
         "provider",
-        "kind",
+        "kind_flag",
         "amount",
         "customer",
         "reference",
         "event_id",
-        "status_flag",
     ]
     list_display_links = ["occurred_local"]
     list_filter = ["provider", "entity", "kind", "currency", "entity_source"]
@@ -183,18 +182,19 @@ class RevenueEventAdmin(BusinessTimeAdminMixin, ImportMixin, ExportMixin, admin.
         return format_money(obj.amount_usd_cents, "USD") if obj.amount_usd_cents is not None else "— (no rate)"
 
     @admin.display(description="Customer", ordering="customer_email")
-    def customer(self, obj: RevenueEvent) -> str:
-        name = obj.metadata.get("customer_name") if isinstance(obj.metadata, dict) else ""
-        who = obj.customer_email or obj.customer_id or ""
-        return f"{name} <{who}>" if name and who else (name or who or "—")
+    def customer(self, obj: RevenueEvent):
+        name = obj.metadata.get("customer_name", "") if isinstance(obj.metadata, dict) else ""
+        who = obj.customer_email or obj.customer_id or name or "—"
+        return format_html('<span title="{}">{}</span>', name, who)
 
-    @admin.display(description="Status")
-    def status_flag(self, obj: RevenueEvent):
+    @admin.display(description="Kind", ordering="kind")
+    def kind_flag(self, obj: RevenueEvent):
+        label = obj.get_kind_display()
         if obj.kind == RevenueEvent.Kind.REVERSAL:
-            return format_html('<span class="bb-tag bb-tag-reversal">{}</span>', "reversal")
+            return format_html('<span class="bb-tag bb-tag-reversal">{}</span>', label)
         if getattr(obj, "is_reversed", False):
-            return format_html('<span class="bb-tag bb-tag-reversed">{}</span>', "reversed")
-        return ""
+            return format_html('{} <span class="bb-tag bb-tag-reversed">{}</span>', label, "reversed")
+        return label
 
     @admin.display(description="Reverses")
     def reverses_link(self, obj: RevenueEvent):
@@ -243,20 +243,19 @@ class RevenueEventAdmin(BusinessTimeAdminMixin, ImportMixin, ExportMixin, admin.
 
     # --- reverse action -------------------------------------------------------------------
 
+    @staticmethod
+    def _refusal(event: RevenueEvent, reversed_ids: set) -> str:
+        if event.kind == RevenueEvent.Kind.REVERSAL:
+            return "cannot be reversed: it is a reversal"
+        if event.pk in reversed_ids:
+            return "cannot be reversed: already reversed"
+        return ""
+
     @admin.action(description="Reverse selected entries…", permissions=["reverse"])
     def reverse_selected(self, request, queryset):
         events = list(queryset.select_related("entity").order_by("-occurred_at"))
         reversed_ids = set(RevenueEvent.objects.filter(reverses__in=events).values_list("reverses_id", flat=True))
-        candidates = [
-            (
-                e,
-                ""
-                if e.kind != RevenueEvent.Kind.REVERSAL and e.pk not in reversed_ids
-                else "cannot be reversed: "
-                + ("it is a reversal" if e.kind == RevenueEvent.Kind.REVERSAL else "already reversed"),
-            )
-            for e in events
-        ]
+        candidates = [(event, self._refusal(event, reversed_ids)) for event in events]
         form = ReverseForm(request.POST if request.POST.get("post") == "yes" else None)
         if request.POST.get("post") == "yes" and form.is_valid():
             reason = form.cleaned_data["reason"]

@@ -22,10 +22,12 @@ import csv
 import json
 import logging
 import uuid
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
@@ -38,7 +40,7 @@ from .business_time import business_date_of, business_zone
 from .entries import LedgerEntry
 from .models import Entity, ExchangeRate, OutboxMessage, RevenueEvent
 from .money import CurrencyError, convert_minor_units, from_minor_units, normalize_currency, to_minor_units
-from .services import TOPIC_EVENT_RECORDED, EntityResolution, entity_resolve
+from .services import TOPIC_EVENT_RECORDED, EntityResolution, entity_resolve, revenue_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,8 @@ GENERIC_COLUMNS = [
     "parent_event_id",
 ]
 GENERIC_REQUIRED = ["event_id", "amount", "currency", "occurred_at"]
-IMPORTABLE_KINDS = [k for k in RevenueEvent.Kind.values if k != RevenueEvent.Kind.REVERSAL]
+PROVIDERS = tuple(RevenueEvent.Provider.values)
+IMPORTABLE_KINDS = tuple(k for k in RevenueEvent.Kind.values if k != RevenueEvent.Kind.REVERSAL)
 CREDIT_KINDS = {RevenueEvent.Kind.PAYMENT, RevenueEvent.Kind.DISPUTE_REVERSAL}
 DEBIT_KINDS = {RevenueEvent.Kind.REFUND, RevenueEvent.Kind.DISPUTE, RevenueEvent.Kind.FEE}
 
@@ -77,7 +80,7 @@ STRIPE_MONEY_STATUSES = {"paid", "succeeded", "refunded", "partially refunded", 
 GUMROAD_REQUIRED = ["Purchase ID", "Purchase Date", "Sale Price ($)"]
 GUMROAD_TOTALS_ROW = "Totals"
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000
 
 
 class RowError(Exception):
@@ -171,14 +174,22 @@ def _amount(row: dict, column: str, currency: str, *, required: bool = True) -> 
         raise RowError(column, str(exc)) from None
 
 
+@lru_cache(maxsize=65536)
+def _is_email(value: str) -> bool:
+    """Customers repeat across a file: validate each address once."""
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def _email(row: dict, column: str) -> str | None:
     value = _cell(row, column)
     if not value:
         return None
-    try:
-        validate_email(value)
-    except ValidationError:
-        raise RowError(column, f"'{value}' is not an email address") from None
+    if not _is_email(value):
+        raise RowError(column, f"'{value}' is not an email address")
     return value.lower()
 
 
@@ -235,8 +246,8 @@ def check_columns(headers: Iterable[str], fmt: str) -> None:
 def map_generic_row(row: dict, *, file_name: str = "") -> MappedRow:
     """One row of the generic ledger CSV -> one ledger entry."""
     provider = (_cell(row, "provider") or RevenueEvent.Provider.MANUAL).lower()
-    if provider not in RevenueEvent.Provider.values:
-        raise RowError("provider", f"'{provider}' is not one of {', '.join(RevenueEvent.Provider.values)}")
+    if provider not in PROVIDERS:
+        raise RowError("provider", f"'{provider}' is not one of {', '.join(PROVIDERS)}")
     kind = (_cell(row, "kind") or RevenueEvent.Kind.PAYMENT).lower()
     if kind == RevenueEvent.Kind.REVERSAL:
         raise RowError("kind", "reversals are made by reversing the entry in the ledger admin, not imported")
@@ -556,7 +567,7 @@ class RowPreparer:
     def __init__(self, *, default_entity: Entity | None = None):
         self.default_entity = default_entity
         self._entities: dict[tuple[str, str, str], EntityResolution] = {}
-        self._rates: dict[tuple[str, date], Decimal | None] = {}
+        self._rates: dict[str, tuple[list[date], list[Decimal]]] = {}
 
     def prepare(self, entry: LedgerEntry, *, entity_column: str = "entity") -> PreparedRow:
         key = (entry.entity_hint, entry.stripe_account, entry.product_id)
@@ -579,20 +590,24 @@ class RowPreparer:
             return entry.amount_cents, Decimal(1), RevenueEvent.FxSource.IDENTITY
         if entry.amount_usd_cents is not None:
             return entry.amount_usd_cents, entry.fx_rate, entry.fx_source or RevenueEvent.FxSource.STRIPE
-        key = (entry.currency, business_date_of(entry.occurred_at))
-        if key not in self._rates:
-            found = (
-                ExchangeRate.objects.filter(currency=key[0], rate_on__lte=key[1])
-                .order_by("-rate_on")
-                .values_list("usd_per_unit", flat=True)
-                .first()
-            )
-            self._rates[key] = found
-        rate = self._rates[key]
+        rate = self._rate_on(entry.currency, business_date_of(entry.occurred_at))
         if rate is None:
             return None, None, RevenueEvent.FxSource.NONE
         usd = convert_minor_units(entry.amount_cents, rate=rate, from_currency=entry.currency, to_currency="USD")
         return usd, rate, RevenueEvent.FxSource.RATE_TABLE
+
+    def _rate_on(self, currency: str, day: date) -> Decimal | None:
+        """The latest table rate on or before `day`; each currency's rates are loaded once per file."""
+        if currency not in self._rates:
+            rows = list(
+                ExchangeRate.objects.filter(currency=currency)
+                .order_by("rate_on")
+                .values_list("rate_on", "usd_per_unit")
+            )
+            self._rates[currency] = ([d for d, _ in rows], [r for _, r in rows])
+        days, rates = self._rates[currency]
+        index = bisect_right(days, day)
+        return rates[index - 1] if index else None
 
     def entry_for_service(self, prepared: PreparedRow) -> LedgerEntry:
         """The entry with the conversion settled, for `revenue_event_record`."""
@@ -631,7 +646,7 @@ _COLUMNS = [
     "reference",
     "description",
 ]
-_ROW_PLACEHOLDER = "(" + ", ".join("%s::jsonb" if c == "metadata" else "%s" for c in _COLUMNS) + ")"
+_STAGE_TABLE = "revenue_events_import_stage"
 
 
 def event_payload(prepared: PreparedRow, event_pk: uuid.UUID) -> dict:
@@ -653,67 +668,99 @@ def event_payload(prepared: PreparedRow, event_pk: uuid.UUID) -> dict:
     }
 
 
+def revenue_events_existing(*, event_ids: list[str]) -> set[str]:
+    """Which of these event ids are already in the ledger (one indexed query)."""
+    if not event_ids:
+        return set()
+    if connection.vendor != "postgresql":
+        return set(RevenueEvent.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True))
+    with connection.cursor() as cursor:  # one array parameter instead of thousands of IN parameters
+        cursor.execute("SELECT event_id FROM revenue_events WHERE event_id = ANY(%s)", [list(event_ids)])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _row_values(prepared: PreparedRow, pk: uuid.UUID, now: datetime) -> tuple:
+    entry = prepared.entry
+    return (
+        pk,
+        entry.event_id,
+        entry.provider,
+        entry.event_type,
+        entry.kind,
+        entry.amount_cents,
+        entry.currency,
+        prepared.amount_usd_cents,
+        prepared.fx_rate,
+        prepared.fx_source,
+        entry.customer_email or None,
+        entry.customer_id or None,
+        json.dumps(entry.metadata),
+        prepared.entity.pk,
+        prepared.entity_source,
+        entry.occurred_at,
+        now,
+        now,
+        entry.source_id,
+        entry.parent_event_id,
+        entry.reference,
+        entry.description,
+    )
+
+
 @transaction.atomic
 def revenue_events_bulk_insert(*, rows: list[PreparedRow]) -> list[tuple[PreparedRow, uuid.UUID]]:
     """Insert many ledger rows at once; rows whose event_id exists are left alone.
 
-    Returns the rows actually inserted with their primary keys, and writes one
-    outbox row (`revenue.event.recorded`) for each of them in the same
-    transaction. Those are delivered by the outbox sweeper rather than one
-    task per row. Rows must already be validated (see the mapping functions).
+    PostgreSQL: COPY into a session temp table, then one
+    `INSERT ... SELECT ... ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+    so a concurrent writer of the same event_id can never cause a duplicate or an
+    error. Returns the rows actually inserted with their primary keys, and writes
+    one outbox row (`revenue.event.recorded`) for each of them in the same
+    transaction; those are delivered by the outbox sweeper rather than one task
+    per row. Rows must already be validated (see the mapping functions).
+    Other databases (the zero-setup SQLite run) go row by row through
+    `revenue_event_record`.
     """
     if not rows:
         return []
-    now = timezone.now()
     by_event_id: dict[str, tuple[PreparedRow, uuid.UUID]] = {}
-    params: list = []
-    for prepared in rows:
-        entry = prepared.entry
-        if entry.event_id in by_event_id:  # the same movement twice in one batch: keep the first
-            continue
-        pk = uuid.uuid4()
-        by_event_id[entry.event_id] = (prepared, pk)
-        params.extend(
-            [
-                pk,
-                entry.event_id,
-                entry.provider,
-                entry.event_type,
-                entry.kind,
-                entry.amount_cents,
-                entry.currency,
-                prepared.amount_usd_cents,
-                prepared.fx_rate,
-                prepared.fx_source,
-                entry.customer_email or None,
-                entry.customer_id or None,
-                json.dumps(entry.metadata),
-                prepared.entity.pk,
-                prepared.entity_source,
-                entry.occurred_at,
-                now,
-                now,
-                entry.source_id,
-                entry.parent_event_id,
-                entry.reference,
-                entry.description,
-            ]
-        )
-    # Only constant column names and placeholders are formatted in; every value is a parameter.
-    values_sql = ", ".join([_ROW_PLACEHOLDER] * len(by_event_id))
-    sql = f"INSERT INTO revenue_events ({', '.join(_COLUMNS)}) VALUES {values_sql} "  # noqa: S608
-    sql += "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    for prepared in rows:  # the same movement twice in one batch: keep the first
+        by_event_id.setdefault(prepared.entry.event_id, (prepared, uuid.uuid4()))
+    if connection.vendor != "postgresql":
+        return _insert_one_by_one(list(by_event_id.values()))
+    now = timezone.now()
+    columns = ", ".join(_COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted_ids = [row[0] for row in cursor.fetchall()]
-    inserted = [by_event_id[event_id] for event_id in inserted_ids]
-    OutboxMessage.objects.bulk_create(
-        [
-            OutboxMessage(topic=TOPIC_EVENT_RECORDED, payload=event_payload(prepared, pk), created_at=now)
-            for prepared, pk in inserted
-        ],
-        batch_size=BATCH_SIZE,
-    )
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE_TABLE} (LIKE revenue_events INCLUDING DEFAULTS)")
+        cursor.execute(f"TRUNCATE {_STAGE_TABLE}")
+        with cursor.cursor.copy(f"COPY {_STAGE_TABLE} ({columns}) FROM STDIN") as copy:
+            for prepared, pk in by_event_id.values():
+                copy.write_row(_row_values(prepared, pk, now))
+        # Only constant identifiers are formatted in.
+        cursor.execute(
+            f"INSERT INTO revenue_events ({columns}) SELECT {columns} FROM {_STAGE_TABLE} "  # noqa: S608
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        )
+        inserted = [by_event_id[row[0]] for row in cursor.fetchall()]
+        outbox_columns = "topic, payload, created_at, attempts, last_error"
+        with cursor.cursor.copy(f"COPY {OutboxMessage._meta.db_table} ({outbox_columns}) FROM STDIN") as copy:
+            for prepared, pk in inserted:
+                copy.write_row((TOPIC_EVENT_RECORDED, json.dumps(event_payload(prepared, pk)), now, 0, ""))
+    return inserted
+
+
+def _insert_one_by_one(rows: list[tuple[PreparedRow, uuid.UUID]]) -> list[tuple[PreparedRow, uuid.UUID]]:
+    inserted = []
+    for prepared, _ in rows:
+        entry = replace(
+            prepared.entry,
+            amount_usd_cents=prepared.amount_usd_cents,
+            fx_rate=prepared.fx_rate,
+            fx_source=prepared.fx_source,
+        )
+        result = revenue_event_record(entry=entry, entity=prepared.entity)
+        if result.created:
+            inserted.append((prepared, result.event.pk))
     return inserted
 
 
@@ -818,7 +865,8 @@ def import_batch(*, batch: list[tuple[int, MappedRow]], preparer: RowPreparer, r
         except RowError as exc:
             report.errors.append((number, exc.column, exc.message))
     with transaction.atomic():
-        inserted = revenue_events_bulk_insert(rows=prepared)
+        existing = revenue_events_existing(event_ids=[p.entry.event_id for p in prepared])
+        inserted = revenue_events_bulk_insert(rows=[p for p in prepared if p.entry.event_id not in existing])
         report.inserted += len(inserted)
         report.skipped_existing += len(prepared) - len(inserted)
         duplicates = possible_duplicates_find(event_ids=[p.entry.event_id for p, _ in inserted])

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
+from alerts.services import alert_raise
 from revenue.manual import ManualEntryData, manual_entry_create
 from revenue.models import Entity
 from revenue.services import revenue_event_record
@@ -31,9 +33,9 @@ def backoffice_session(live_server, django_user_model, settings) -> dict:
         data=ManualEntryData(
             entities["aplus-enterprise"],
             "PO-2026-118",
-            1250000,
+            500000,
             "USD",
-            date(2026, 6, 1),
+            date(2026, 6, 15),
             customer_email="ap@bigclient.example",
             customer_name="Big Client Inc",
         ),
@@ -59,6 +61,16 @@ def backoffice_session(live_server, django_user_model, settings) -> dict:
             entity=entities[slug],
         )
 
+    for n, (amount, currency, slug) in enumerate(
+        [(25000, "USD", "aplus-enterprise"), (129900, "USD", "legacy-unchained"), (9800, "JPY", "legacy-unchained")]
+    ):
+        revenue_event_record(
+            entry=ledger_entry(
+                event_id=f"stripe:pi_today_{n}", amount_cents=amount, currency=currency, occurred_at=timezone.now()
+            ),
+            entity=entities[slug],
+        )
+    alert_raise(alert_type="threshold", severity="warning", message="Daily revenue below threshold", fingerprint="s:1")
     client = Client()
     client.force_login(user)
     return {"session": client.cookies[settings.SESSION_COOKIE_NAME].value, "entity": entities["aplus-enterprise"].pk}
@@ -68,11 +80,18 @@ def backoffice_session(live_server, django_user_model, settings) -> dict:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_back_office_screenshots(backoffice_session, live_server, browser, artifacts_dir):
     session = backoffice_session["session"]
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    # Collapse the admin's app sidebar the way a user would (the admin remembers it in localStorage).
+    context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
     context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
     page = context.new_page()
     paths = []
     try:
+        page.goto(f"{live_server.url}/admin/")
+        assert page.locator("#bb-today").is_visible()
+        paths.append(artifacts_dir / "backoffice_index.png")
+        page.screenshot(path=paths[-1], full_page=True)
+
         page.goto(f"{live_server.url}/admin/revenue/revenueevent/")
         assert page.locator("#result_list").is_visible()
         paths.append(artifacts_dir / "backoffice_ledger_list.png")
@@ -95,6 +114,7 @@ def test_back_office_screenshots(backoffice_session, live_server, browser, artif
         page.wait_for_selector("#import-preview")
         assert page.locator("#import-errors").is_visible()
         assert page.locator("input[name=confirm]").is_visible()
+        assert "POSSIBLE DUPLICATE" in page.content()
         paths.append(artifacts_dir / "backoffice_import_preview.png")
         page.screenshot(path=paths[-1], full_page=True)
     finally:
