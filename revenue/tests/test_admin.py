@@ -359,3 +359,32 @@ def test_admin_login_through_the_real_form_and_axes_lockout(client, staff_user, 
         login, {"username": "staff", "password": "correct-horse-battery-staple"}, REMOTE_ADDR="10.9.8.7"
     )
     assert other.status_code == 302
+
+
+def test_export_through_the_admin_escapes_formula_cells(staff_client, entities, staff_user):
+    import csv
+    import io
+
+    from revenue.backfill import GENERIC_COLUMNS
+
+    manual_entry_create(
+        data=ManualEntryData(
+            entities["aplus-enterprise"],
+            "=cmd|' /C calc'!A0",
+            5000,
+            "USD",
+            date(2026, 6, 1),
+            customer_name="@SUM(1+1)",
+            description="-2+3",
+        ),
+        actor=staff_user,
+    )
+    url = reverse("admin:revenue_revenueevent_export")
+    assert staff_client.get(url).status_code == 200
+    data = {"format": "0", "resource": "0", **{f"ledgerexportresource_{c}": "on" for c in GENERIC_COLUMNS}}
+    response = staff_client.post(url, data)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    [row] = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert row["reference"] == "'=cmd|' /C calc'!A0"
+    assert row["customer_name"] == "'@SUM(1+1)" and row["description"] == "'-2+3"
+    assert row["amount"] == "50.00" and row["currency"] == "USD"
