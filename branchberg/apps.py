@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class BranchbergConfig(AppConfig):
     name = "branchberg"
+
+    def ready(self) -> None:
+        from .wiring import wire
+
+        wire()

@@ -1,0 +1,142 @@
+"""Benchmark: a 100,000-row generic ledger CSV through `manage.py import_revenue_csv`.
+
+Targets (issue 4): the import finishes in under 20 s with peak memory under 300 MB,
+and importing the same file again adds 0 rows.
+
+    scripts/bench.sh bench/bench_import.py            # 100,000 rows
+    scripts/bench.sh bench/bench_import.py --rows 20000
+
+Wall time is measured around the command's subprocess; peak RSS is the child's
+ru_maxrss (resource.getrusage(RUSAGE_CHILDREN), the largest child so far).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "branchberg.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from revenue.backfill import GENERIC_COLUMNS  # noqa: E402
+from revenue.models import OutboxMessage, RevenueEvent  # noqa: E402
+
+TIME_LIMIT_S = 20.0
+MEMORY_LIMIT_MB = 300.0
+
+
+def generate(path: Path, rows: int, seed: int = 4) -> None:
+    rng = random.Random(seed)
+    run = uuid.uuid4().hex[:8]
+    start = datetime.now(tz=UTC) - timedelta(days=365)
+    currencies = [("USD", 2)] * 8 + [("EUR", 2), ("JPY", 0), ("KWD", 3)]
+    entities = ["aplus-enterprise", "legacy-unchained"]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(GENERIC_COLUMNS)
+        for n in range(rows):
+            currency, exponent = rng.choice(currencies)
+            minor = rng.randint(100, 500_000)
+            amount = f"{minor / 10**exponent:,.{exponent}f}" if exponent else str(minor)
+            kind = "refund" if n % 25 == 0 else "payment"
+            if kind == "refund":
+                amount = "-" + amount
+            occurred = start + timedelta(seconds=rng.randint(0, 364 * 86400))
+            writer.writerow(
+                [
+                    f"bench-{run}-{n}",
+                    rng.choice(["manual", "stripe", "gumroad"]),
+                    kind,
+                    amount,
+                    currency,
+                    occurred.isoformat(timespec="seconds"),
+                    rng.choice(entities),
+                    f"customer{rng.randint(1, 20_000)}@example.com",
+                    f"cus_{rng.randint(1, 20_000)}",
+                    "",
+                    f"PO-{n}" if n % 10 == 0 else "",
+                    "Backfilled from the old ledger",
+                    "",
+                ]
+            )
+
+
+def run_import(path: Path) -> tuple[float, float, float, str]:
+    command = [sys.executable, str(ROOT / "manage.py"), "import_revenue_csv", str(path), "--format", "generic"]
+    command.append("--no-progress")
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=170)
+    elapsed = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    cpu_s = (usage.ru_utime + usage.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    if completed.returncode != 0:
+        print(completed.stdout, completed.stderr, sep="\n")
+        raise SystemExit(f"FAIL: import exited with {completed.returncode}")
+    return elapsed, peak_mb, cpu_s, completed.stdout.strip().splitlines()[-1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ledger_backfill.csv"
+        t0 = time.perf_counter()
+        generate(path, args.rows)
+        print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s")
+        before = RevenueEvent.objects.count()
+        outbox_before = OutboxMessage.objects.count()
+        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        first_s, first_mb, first_cpu, first_line = run_import(path)
+        after_first = RevenueEvent.objects.count()
+        outbox = OutboxMessage.objects.count() - outbox_before
+        print(f"first import:  {first_s:6.2f} s wall, {first_cpu:5.2f} s CPU (importer process), {first_mb:6.1f} MB")
+        print(f"               {first_line}")
+        second_s, second_mb, second_cpu, second_line = run_import(path)
+        after_second = RevenueEvent.objects.count()
+        print(f"re-import:     {second_s:6.2f} s wall, {second_cpu:5.2f} s CPU (importer process), {second_mb:6.1f} MB")
+        print(f"               {second_line}")
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+    added_first = after_first - before
+    added_second = after_second - after_first
+    checks = [
+        ("rows added by the first import", f"{args.rows:,}", f"{added_first:,}", added_first == args.rows),
+        ("outbox rows written", f"{args.rows:,}", f"{outbox:,}", outbox == args.rows),
+        ("import wall time", f"< {TIME_LIMIT_S:.0f} s", f"{first_s:.2f} s", first_s < TIME_LIMIT_S),
+        (
+            "peak memory",
+            f"< {MEMORY_LIMIT_MB:.0f} MB",
+            f"{max(first_mb, second_mb):.1f} MB",
+            max(first_mb, second_mb) < MEMORY_LIMIT_MB,
+        ),
+        ("rows added by re-import", "0", f"{added_second:,}", added_second == 0),
+    ]
+    print()
+    print(f"{'check':34} {'target':>12} {'measured':>12}  result")
+    for name, target, measured, ok in checks:
+        print(f"{name:34} {target:>12} {measured:>12}  {'PASS' if ok else 'FAIL'}")
+    passed = all(ok for *_, ok in checks)
+    print("\nOVERALL:", "PASS" if passed else "FAIL")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""Connections between apps that the dependency direction forbids them to make themselves.
+
+revenue (the inner app) finds possible duplicates during CSV imports; alerts
+(an outer app) owns the alert. branchberg composes both.
+"""
+
+from __future__ import annotations
+
+from revenue.backfill import PossibleDuplicate, duplicate_reporter_register
+from revenue.models import Entity
+from revenue.money import format_money
+
+
+def duplicate_alert_raise(duplicate: PossibleDuplicate) -> None:
+    """One `duplicate` alert per pair of rows (fingerprint), raised in the importer's transaction."""
+    from alerts.models import RevenueAlert
+    from alerts.services import alert_raise
+
+    amount = format_money(duplicate.amount_cents, duplicate.currency)
+    alert_raise(
+        alert_type=RevenueAlert.AlertType.DUPLICATE,
+        severity=RevenueAlert.Severity.WARNING,
+        message=(
+            f"Possible duplicate: {duplicate.event_id} and {duplicate.other_event_id} are both {amount} "
+            f"from {duplicate.customer_email} on {duplicate.business_day:%Y-%m-%d} "
+            f"(sources {duplicate.sources[0]} and {duplicate.sources[1]}). Review and reverse one if it is a duplicate."
+        ),
+        fingerprint=duplicate.fingerprint,
+        metadata={
+            "event_ids": sorted([duplicate.event_id, duplicate.other_event_id]),
+            "customer_email": duplicate.customer_email,
+            "amount_cents": duplicate.amount_cents,
+            "currency": duplicate.currency,
+            "business_day": duplicate.business_day.isoformat(),
+            "sources": list(duplicate.sources),
+        },
+        entity=Entity.objects.filter(pk=duplicate.entity_id).first(),
+    )
+
+
+def wire() -> None:
+    duplicate_reporter_register(duplicate_alert_raise)

@@ -1,0 +1,162 @@
+"""Back-office forms: manual entry, correction, reversal and the CSV import steps.
+
+Forms parse and validate input at the edge (amounts typed in the currency's
+units); services do the writing.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.admin.widgets import AdminDateWidget
+from import_export.forms import ConfirmImportForm, ImportForm
+
+from .business_time import business_today
+from .manual import ManualEntryData, active_manual_entries
+from .models import Entity, RevenueEvent
+from .money import ISO_4217_CODES, CurrencyError, format_money, minor_unit_exponent, to_minor_units
+
+COMMON_CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "JPY", "KWD"]
+CURRENCY_CHOICES = [(c, c) for c in COMMON_CURRENCIES] + [
+    (c, c) for c in sorted(ISO_4217_CODES) if c not in COMMON_CURRENCIES
+]
+
+# Error codes raised by the manual-entry services -> the form field they concern.
+SERVICE_ERROR_FIELDS = {
+    "duplicate_reference": "reference",
+    "reference_required": "reference",
+    "invalid_amount": "amount",
+    "invalid_currency": "currency",
+    "future_date": "received_on",
+    "reason_required": "reason",
+}
+
+
+class ManualEntryForm(forms.Form):
+    entity = forms.ModelChoiceField(queryset=Entity.objects.all(), empty_label=None)
+    customer_email = forms.EmailField(required=False, label="Customer email")
+    customer_name = forms.CharField(required=False, max_length=200, label="Customer name")
+    reference = forms.CharField(
+        max_length=120,
+        label="PO / contract number",
+        help_text="Unique per entity: the same number cannot be recorded twice unless the first entry is reversed.",
+    )
+    amount = forms.CharField(
+        max_length=40,
+        label="Amount received",
+        help_text="In the currency's units, e.g. 1,234.50 USD · 5000 JPY · 1.234 KWD.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "1,234.50"}),
+    )
+    currency = forms.ChoiceField(choices=CURRENCY_CHOICES, initial="USD")
+    received_on = forms.DateField(
+        label="Date received",
+        widget=AdminDateWidget,
+        help_text="Business date (America/Chicago). Booked at 12:00 noon local time on that day.",
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    expects_bank_deposit = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Expects a bank deposit",
+        help_text="Tick when this money will arrive as a bank deposit (used by reconciliation).",
+    )
+
+    def __init__(self, *args, correcting: RevenueEvent | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.correcting = correcting
+        self.fields["received_on"].initial = business_today()
+
+    def clean_reference(self) -> str:
+        return self.cleaned_data["reference"].strip()
+
+    def clean(self):
+        cleaned = super().clean()
+        currency, amount = cleaned.get("currency"), cleaned.get("amount")
+        if currency and amount:
+            try:
+                minor = to_minor_units(amount, currency)
+            except CurrencyError as exc:
+                exponent = minor_unit_exponent(currency)
+                example = format_money(123450 if exponent else 5000, currency)
+                self.add_error("amount", f"{exc}. Example: {example}.")
+            else:
+                if minor <= 0:
+                    self.add_error("amount", "The amount received must be more than zero.")
+                else:
+                    cleaned["amount_cents"] = minor
+        received_on = cleaned.get("received_on")
+        if received_on and received_on > business_today():
+            self.add_error("received_on", "The date received cannot be in the future.")
+        entity, reference = cleaned.get("entity"), cleaned.get("reference")
+        if entity and reference:
+            clash = active_manual_entries(entity=entity, reference=reference)
+            if self.correcting is not None:
+                clash = clash.exclude(pk=self.correcting.pk)
+            clash = clash.first()
+            if clash is not None:
+                self.add_error(
+                    "reference",
+                    f"'{reference}' is already recorded for {entity.name} ({clash.amount_display}, {clash.event_id}). "
+                    "Correct that entry instead of recording it twice.",
+                )
+        return cleaned
+
+    def to_data(self) -> ManualEntryData:
+        c = self.cleaned_data
+        return ManualEntryData(
+            entity=c["entity"],
+            reference=c["reference"],
+            amount_cents=c["amount_cents"],
+            currency=c["currency"],
+            received_on=c["received_on"],
+            customer_email=c.get("customer_email") or "",
+            customer_name=c.get("customer_name") or "",
+            description=c.get("description") or "",
+            expects_bank_deposit=c.get("expects_bank_deposit", False),
+        )
+
+    @classmethod
+    def initial_from_event(cls, event: RevenueEvent) -> dict:
+        from .money import from_minor_units
+
+        return {
+            "entity": event.entity_id,
+            "customer_email": event.customer_email or "",
+            "customer_name": event.metadata.get("customer_name", ""),
+            "reference": event.reference,
+            "amount": f"{from_minor_units(event.amount_cents, event.currency):,}",
+            "currency": event.currency,
+            "received_on": event.metadata.get("received_on") or event.occurred_at.date(),
+            "description": event.description,
+            "expects_bank_deposit": event.metadata.get("expects_bank_deposit", False),
+        }
+
+
+class CorrectionForm(ManualEntryForm):
+    reason = forms.CharField(
+        max_length=500,
+        label="Reason for the correction",
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text="Recorded on the reversal and in the audit trail.",
+    )
+
+
+class ReverseForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        label="Reason",
+        widget=forms.TextInput(attrs={"size": 60, "autofocus": True}),
+        help_text="Recorded on each reversing row and in the audit trail.",
+    )
+
+
+class LedgerImportForm(ImportForm):
+    entity = forms.ModelChoiceField(
+        queryset=Entity.objects.all(),
+        required=False,
+        label="Entity for rows that do not name one",
+        help_text="Leave empty to use the default entity. Rows naming an entity (or a mapped product) keep theirs.",
+    )
+
+
+class LedgerConfirmImportForm(ConfirmImportForm):
+    entity = forms.ModelChoiceField(queryset=Entity.objects.all(), required=False, widget=forms.HiddenInput)

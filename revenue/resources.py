@@ -1,0 +1,279 @@
+"""django-import-export resources for the ledger admin: CSV import (three formats) and export.
+
+Import rows are mapped by the pure functions in `revenue.backfill` and written
+through `revenue_event_record`, one row at a time, inside import-export's
+transaction: the preview step is a real run that is rolled back, so what the
+preview shows is exactly what "Confirm import" will do, and nothing is written
+before it. Rows already in the ledger are reported as skipped. Large files go
+through `manage.py import_revenue_csv` (bulk writes) instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, transaction
+from import_export import fields, resources
+from import_export.formats import base_formats
+from import_export.instance_loaders import BaseInstanceLoader
+from import_export.results import RowResult
+
+from .audit import ledger_audit_record
+from .backfill import (
+    FORMAT_GENERIC,
+    FORMAT_GUMROAD,
+    FORMAT_STRIPE,
+    GENERIC_COLUMNS,
+    MAPPERS,
+    RowError,
+    RowPreparer,
+    check_columns,
+    possible_duplicates_find,
+    possible_duplicates_report,
+)
+from .business_time import business_zone
+from .errors import ApplicationError
+from .models import Entity, LedgerAuditEntry, RevenueEvent
+from .money import format_money, from_minor_units
+from .services import revenue_event_record
+
+# Spreadsheet formula injection: cells starting with these are neutralised on export.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d[\d,]*(\.\d+)?$")
+
+
+def escape_formula(value: object) -> object:
+    """Prefix a quote to text a spreadsheet would run as a formula (OWASP CSV injection).
+
+    Plain numbers such as "-12.50" are left alone: they cannot execute, and
+    refunds must stay numbers so an exported file can be imported again.
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_PREFIXES) or _PLAIN_NUMBER.match(value):
+        return value
+    return "'" + value
+
+
+class SafeCSV(base_formats.CSV):
+    """CSV export with every cell checked for formula injection (= + - @ TAB CR).
+
+    import-export's own IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT only strips a leading '='.
+    """
+
+    def export_data(self, dataset, **kwargs):
+        for index in range(len(dataset)):
+            dataset[index] = tuple(escape_formula(cell) for cell in dataset[index])
+        dataset.headers = [escape_formula(h) for h in dataset.headers or []]
+        return dataset.export(self.get_title(), **kwargs)
+
+
+# --- import -------------------------------------------------------------------------------
+
+PREVIEW_HEADERS = [
+    "Event id",
+    "Entity",
+    "Provider",
+    "Kind",
+    "Amount",
+    "Occurred (Chicago time)",
+    "Customer",
+    "PO / reference",
+    "Result",
+]
+
+
+class LedgerImportResource(resources.Resource):
+    """Base for the three CSV formats. Subclasses set `format_name` and `display_name`."""
+
+    format_name = FORMAT_GENERIC
+    display_name = "Generic ledger CSV"
+
+    class Meta:
+        use_transactions = True
+        report_skipped = True
+        skip_diff = True
+        instance_loader_class = BaseInstanceLoader  # rows are looked up by event_id in import_row
+
+    def __init__(self, *, entity: Entity | None = None, **kwargs):
+        super().__init__()
+        self.preparer = RowPreparer(default_entity=entity)
+        self.default_entity = entity
+        self.inserted_count = 0
+        self.skipped_count = 0
+        self.duplicate_count = 0
+        self.mapper = MAPPERS[self.format_name]
+
+    @classmethod
+    def get_display_name(cls) -> str:
+        return cls.display_name
+
+    def get_user_visible_fields(self):
+        return []
+
+    def get_diff_headers(self):
+        return PREVIEW_HEADERS
+
+    def before_import(self, dataset, **kwargs):
+        check_columns(dataset.headers or [], self.format_name)
+
+    def _check_import_id_fields(self, headers):
+        """Columns are checked per format in before_import."""
+
+    def import_row(self, row, instance_loader, **kwargs):
+        row_result = RowResult()
+        file_name = kwargs.get("file_name") or ""
+        try:
+            mapped = self.mapper(dict(row), file_name=file_name)
+            if mapped.skip_reason:
+                row_result.import_type = RowResult.IMPORT_TYPE_SKIP
+                row_result.diff = self._cells(row_values=row, note=f"Skipped: {mapped.skip_reason}")
+                return row_result
+            prepared = [self.preparer.prepare(e, entity_column=mapped.entity_column) for e in mapped.entries]
+            existing = set(
+                RevenueEvent.objects.filter(event_id__in=[p.entry.event_id for p in prepared]).values_list(
+                    "event_id", flat=True
+                )
+            )
+            new = [p for p in prepared if p.entry.event_id not in existing]
+            if not new:
+                row_result.import_type = RowResult.IMPORT_TYPE_SKIP
+                self.skipped_count += 1
+                row_result.diff = self._cells(prepared[0], note="Skipped: already in the ledger")
+                return row_result
+            with transaction.atomic():
+                created = []
+                for item in new:
+                    result = revenue_event_record(entry=self.preparer.entry_for_service(item), entity=item.entity)
+                    if result.created:
+                        created.append(result.event)
+                duplicates = possible_duplicates_find(event_ids=[event.event_id for event in created])
+                possible_duplicates_report(duplicates)
+        except RowError as exc:
+            row_result.import_type = RowResult.IMPORT_TYPE_INVALID
+            row_result.validation_error = ValidationError({exc.column: [exc.message]})
+            return row_result
+        except (ApplicationError, IntegrityError) as exc:
+            row_result.import_type = RowResult.IMPORT_TYPE_INVALID
+            row_result.validation_error = ValidationError({NON_FIELD_ERRORS: [str(exc)]})
+            return row_result
+        self.inserted_count += len(created)
+        self.duplicate_count += len(duplicates)
+        notes = []
+        if len(prepared) > 1:
+            extra = [f"{p.entry.kind} {format_money(p.entry.amount_cents, p.entry.currency)}" for p in prepared[1:]]
+            notes.append("also " + ", ".join(extra))
+        if len(new) < len(prepared):
+            notes.append(f"{len(prepared) - len(new)} part(s) already in the ledger")
+        for duplicate in duplicates:
+            notes.append(f"POSSIBLE DUPLICATE of {duplicate.other_event_id}: a duplicate alert is raised for review")
+        row_result.import_type = RowResult.IMPORT_TYPE_NEW
+        row_result.object_id = str(created[0].pk) if created else None
+        row_result.diff = self._cells(prepared[0], note="; ".join(["New", *notes]))
+        return row_result
+
+    def _cells(self, prepared=None, *, row_values=None, note: str) -> list[str]:
+        if prepared is None:
+            values = list((row_values or {}).values())
+            first = next((str(v) for v in values if v not in (None, "")), "")
+            return [first, "", "", "", "", "", "", "", note]
+        entry = prepared.entry
+        local = entry.occurred_at.astimezone(business_zone())
+        return [
+            entry.event_id,
+            prepared.entity.name,
+            entry.provider,
+            entry.kind,
+            format_money(entry.amount_cents, entry.currency),
+            f"{local:%Y-%m-%d %H:%M %Z}",
+            entry.customer_email or entry.customer_id or "",
+            entry.reference,
+            note,
+        ]
+
+    def after_import(self, dataset, result, **kwargs):
+        """One audit entry per import; in the preview it is rolled back with everything else."""
+        user = kwargs.get("user")
+        invalid = len(result.invalid_rows)
+        ledger_audit_record(
+            action=LedgerAuditEntry.Action.IMPORT,
+            actor=user,
+            entity=self.default_entity,
+            summary=(
+                f"Imported {kwargs.get('file_name') or 'a file'} ({self.format_name}): "
+                f"{self.inserted_count} new, {self.skipped_count} already in the ledger, "
+                f"{invalid} rows with errors not imported"
+            ),
+            metadata={
+                "file": kwargs.get("file_name") or "",
+                "format": self.format_name,
+                "via": "admin",
+                "rows": result.total_rows,
+                "inserted": self.inserted_count,
+                "skipped_existing": self.skipped_count,
+                "errors": invalid,
+                "possible_duplicates": self.duplicate_count,
+            },
+        )
+
+
+class GenericLedgerResource(LedgerImportResource):
+    format_name = FORMAT_GENERIC
+    display_name = "Generic ledger CSV"
+
+
+class StripePaymentsResource(LedgerImportResource):
+    format_name = FORMAT_STRIPE
+    display_name = "Stripe Dashboard payments export (unified payments)"
+
+
+class GumroadSalesResource(LedgerImportResource):
+    format_name = FORMAT_GUMROAD
+    display_name = "Gumroad sales export"
+
+
+IMPORT_RESOURCES = [GenericLedgerResource, StripePaymentsResource, GumroadSalesResource]
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+class LedgerExportResource(resources.ModelResource):
+    """Exports in the generic ledger CSV columns, so an export can be imported again (and is skipped)."""
+
+    event_id = fields.Field(attribute="event_id", column_name="event_id")
+    provider = fields.Field(attribute="provider", column_name="provider")
+    kind = fields.Field(attribute="kind", column_name="kind")
+    amount = fields.Field(column_name="amount")
+    currency = fields.Field(attribute="currency", column_name="currency")
+    occurred_at = fields.Field(column_name="occurred_at")
+    entity = fields.Field(column_name="entity")
+    customer_email = fields.Field(attribute="customer_email", column_name="customer_email")
+    customer_id = fields.Field(attribute="customer_id", column_name="customer_id")
+    customer_name = fields.Field(column_name="customer_name")
+    reference = fields.Field(attribute="reference", column_name="reference")
+    description = fields.Field(attribute="description", column_name="description")
+    parent_event_id = fields.Field(attribute="parent_event_id", column_name="parent_event_id")
+
+    class Meta:
+        model = RevenueEvent
+        fields = tuple(GENERIC_COLUMNS)
+        export_order = tuple(GENERIC_COLUMNS)
+
+    @classmethod
+    def get_display_name(cls) -> str:
+        return "Generic ledger CSV"
+
+    def dehydrate_amount(self, event: RevenueEvent) -> str:
+        return str(from_minor_units(event.amount_cents, event.currency))
+
+    def dehydrate_occurred_at(self, event: RevenueEvent) -> str:
+        return event.occurred_at.isoformat()
+
+    def dehydrate_entity(self, event: RevenueEvent) -> str:
+        return event.entity.slug
+
+    def dehydrate_customer_name(self, event: RevenueEvent) -> str:
+        return str(event.metadata.get("customer_name", ""))
+
+    def get_queryset(self):
+        return RevenueEvent.objects.select_related("entity")
