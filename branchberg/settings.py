@@ -175,6 +175,7 @@ NOTION_DATABASE_ID = env.str("NOTION_DATABASE_ID", default="")
 NOTION_BASE_URL = env.str("NOTION_BASE_URL", default="https://api.notion.com")
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 OUTBOUND_HTTP_TIMEOUT_SECONDS = env.float("OUTBOUND_HTTP_TIMEOUT_SECONDS", default=5.0)
 
 # dj-stripe: used only for API backfill (`manage.py sync_stripe`); intake never calls Stripe.
