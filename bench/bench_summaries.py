@@ -11,8 +11,10 @@ there from an earlier run are kept), then VACUUM ANALYZE, then timed.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import random
 import statistics
 import sys
@@ -34,6 +36,7 @@ from django.db.models import Sum  # noqa: E402
 from revenue.business_time import day_bounds  # noqa: E402
 from revenue.models import Entity, RevenueEvent  # noqa: E402
 from summaries.models import RevenueSummary  # noqa: E402
+from summaries.selectors import ledger_groups_by_day  # noqa: E402
 from summaries.services import summaries_recompute, summary_compute, summary_send_period  # noqa: E402
 
 DAILY_TARGET_S = 1.0
@@ -153,6 +156,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=730, help="Ledger span (two years).")
+    parser.add_argument("--profile", action="store_true", help="cProfile the full recompute.")
     args = parser.parse_args()
     last_day = date(2026, 11, 24)
     first_day = last_day - timedelta(days=args.days - 1)
@@ -171,12 +175,25 @@ def main() -> int:
         f"max {max(daily) * 1000:.0f} ms over {len(daily)} runs"
     )
 
+    start, end = day_bounds(first_day, last_day)
+    aggregation = timed(lambda: ledger_groups_by_day(start=start, end=end))[0]
+    print(f"  (the by-day aggregation alone over the two years: {aggregation:.1f} s)")
     periods = []
-    recompute = timed(lambda: periods.append(summaries_recompute(first_day=first_day, last_day=last_day)))[0]
+    profiler = cProfile.Profile() if args.profile else None
+
+    def recompute_all():
+        if profiler:
+            profiler.enable()
+        periods.append(summaries_recompute(first_day=first_day, last_day=last_day))
+        if profiler:
+            profiler.disable()
+
+    recompute = timed(recompute_all)[0]
     print(f"full recompute: {periods[0]} periods (daily, weekly, monthly) in {recompute:.1f} s")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
     # Correctness spot check: the dailies add up to the ledger, per currency.
-    start, end = day_bounds(first_day, last_day)
     ledger = {
         row["currency"]: row["net"]
         for row in RevenueEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from revenue.business_time import day_bounds, day_start
@@ -315,8 +315,29 @@ def summaries_recompute(*, first_day: date, last_day: date, periods: tuple[str, 
             row.end_date = target.end_date
             row.updated_at = as_of
             changed.append(row)
-    RevenueSummary.objects.bulk_update(changed, UPDATE_FIELDS, batch_size=500)
+    _rows_write(changed, UPDATE_FIELDS)
     return len(targets)
+
+
+def _rows_write(rows: list[RevenueSummary], field_names: tuple[str, ...]) -> None:
+    """UPDATE many rows by primary key with one prepared statement (executemany).
+
+    Django's bulk_update builds CASE expressions whose cost grows with rows x fields;
+    for thousands of rows this is an order of magnitude faster.
+    """
+    meta = RevenueSummary._meta
+    fields = [meta.get_field(name) for name in field_names]
+    quote = connection.ops.quote_name
+    # Identifiers come from the model's metadata (quoted); every value is a parameter.
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    params = [
+        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
+        + [meta.pk.get_db_prep_save(row.pk, connection)]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 # --- sending ----------------------------------------------------------------------------------
