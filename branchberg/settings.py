@@ -177,6 +177,7 @@ NOTION_DATABASE_ID = env.str("NOTION_DATABASE_ID", default="")
 NOTION_BASE_URL = env.str("NOTION_BASE_URL", default="https://api.notion.com")
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 OUTBOUND_HTTP_TIMEOUT_SECONDS = env.float("OUTBOUND_HTTP_TIMEOUT_SECONDS", default=5.0)
 
 # Alerts: payments of the same customer and amount this close together look like duplicates;

@@ -5,6 +5,8 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
 
     def ready(self) -> None:
+        import integrations.notion  # Notion channel for summary.*
+        import integrations.slack.summary_message  # noqa: F401  (summary.* Slack formatter)
         from revenue.outbox import outbox_register_dispatcher
 
         from . import slack  # noqa: F401  (registers channels and formatters)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
 
+from alerts.models import RevenueAlert
+from alerts.services import alert_raise
 from revenue.models import OutboxMessage
 
 from ..channels import (
@@ -84,7 +88,7 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
             return None
         except RetryableDeliveryError as exc:
             if delivery.attempts >= MAX_ATTEMPTS:
-                _finish(delivery, Delivery.Status.FAILED, exc)
+                _finish(delivery, Delivery.Status.FAILED, exc, gave_up=True)
                 return None
             delay = backoff_seconds(delivery.attempts, retry_after=exc.retry_after)
             delivery.status = Delivery.Status.RETRYING
@@ -104,19 +108,65 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
         return None
 
 
-def _finish(delivery: Delivery, status: str, exc: Exception) -> None:
+def _finish(delivery: Delivery, status: str, exc: Exception, *, gave_up: bool = False) -> None:
     delivery.status = status
     delivery.error = str(exc)
     delivery.last_status_code = getattr(exc, "status_code", None)
     delivery.response_body = (getattr(exc, "response_body", "") or "")[:2000]
     delivery.next_attempt_at = None
     delivery.save()
+    delivery_failure_alert(delivery=delivery, gave_up=gave_up)
+
+
+def target_label(target: str) -> str:
+    """A target fit to show: a webhook URL is a secret, so only its host and a digest of it are kept."""
+    parts = urlsplit(target)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        digest = hashlib.sha256(target.encode()).hexdigest()[:12]
+        return f"{parts.scheme}://{parts.hostname}/…{digest}"
+    return target
+
+
+def delivery_failure_alert(*, delivery: Delivery, gave_up: bool = False) -> RevenueAlert:
+    """Raise (or bump) the alert for a delivery that ended FAILED or DISABLED.
+
+    One alert per channel and target (fingerprint), critical when the target is gone (410).
+    """
+    label = target_label(delivery.target)
+    gone = delivery.status == Delivery.Status.DISABLED
+    if gone:
+        what = "stopped: the target answered 410 Gone and is disabled; fix the configuration, then redeliver"
+    elif gave_up:
+        what = f"gave up after {delivery.attempts} attempts: {delivery.error}"
+    else:
+        what = f"was refused: {delivery.error}"
+    alert, _ = alert_raise(
+        alert_type=RevenueAlert.AlertType.DELIVERY,
+        severity=RevenueAlert.Severity.CRITICAL if gone else RevenueAlert.Severity.WARNING,
+        message=f"{delivery.get_channel_display()} delivery of {delivery.message.topic} to {label} {what}",
+        fingerprint=f"delivery:{delivery.channel}:{label}",
+        metadata={
+            "delivery_id": delivery.pk,
+            "message_id": delivery.message_id,
+            "topic": delivery.message.topic,
+            "channel": delivery.channel,
+            "target": label,
+            "status": delivery.status,
+            "status_code": delivery.last_status_code,
+            "attempts": delivery.attempts,
+        },
+    )
+    return alert
 
 
 @transaction.atomic
 def delivery_redeliver(*, delivery: Delivery) -> Delivery:
-    """Put a finished delivery back in the queue (admin "redeliver")."""
+    """Put a delivery back in the queue (admin "redeliver"), with a fresh set of attempts.
+
+    A Notion page is updated, not duplicated; Slack and Atlas receive the message again.
+    """
     delivery.status = Delivery.Status.PENDING
+    delivery.attempts = 0
     delivery.next_attempt_at = None
-    delivery.save(update_fields=["status", "next_attempt_at", "updated_at"])
+    delivery.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
     return delivery

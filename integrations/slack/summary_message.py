@@ -1,0 +1,62 @@
+"""Slack content for `summary.*` outbox messages: Block Kit plus the plain-text fallback.
+
+The fallback (`text`) is the specification's example layout; the blocks show the
+same facts with a header, per-entity totals, events by provider and the
+per-currency breakdown.
+"""
+
+from __future__ import annotations
+
+from ..openai_insight import summary_insight
+from ..summary_text import (
+    amendment_lines,
+    as_of_line,
+    breakdown_lines,
+    entity_lines,
+    events_line,
+    rate_lines,
+    summary_text,
+    title,
+)
+from .channel import slack_formatter
+
+SECTION_LIMIT = 2900  # Slack refuses section text over 3000 characters
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _section(lines: list[str]) -> dict:
+    text = "\n".join(_escape(line) for line in lines)
+    if len(text) > SECTION_LIMIT:
+        text = text[:SECTION_LIMIT] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def summary_blocks(payload: dict, *, insight: str | None = None) -> list[dict]:
+    reporting = payload["reporting_currency"]
+    total = payload["total"]
+    entities = entity_lines(payload)
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title(payload)[:150], "emoji": True}},
+        _section([*entities[:-1], f"*{entities[-1]}*"]),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(events_line(total))}]},
+    ]
+    details = breakdown_lines(total) + rate_lines(total, reporting)
+    if details:
+        blocks.append(_section(details))
+    amendments = amendment_lines(payload)
+    if amendments:
+        blocks.append({"type": "divider"})
+        blocks.append(_section(amendments))
+    if insight:
+        blocks.append(_section([f"_Insight:_ {insight}"]))
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(as_of_line(payload))}]})
+    return blocks
+
+
+@slack_formatter("summary.")
+def summary_slack_message(payload: dict) -> dict:
+    insight = summary_insight(payload)
+    return {"text": summary_text(payload, insight=insight), "blocks": summary_blocks(payload, insight=insight)}

@@ -1,0 +1,143 @@
+"""The words of a revenue digest, shared by Slack and Notion: pure functions over the `summary.*` payload.
+
+Laid out like the specification's example:
+
+    💰 Daily Revenue Summary (2025-12-04)
+
+    A+ Enterprise LLC: $12,450.00
+    Legacy Unchained Inc: $8,320.00
+    Total: $20,770.00
+
+    Events: 47 (Stripe: 32, Gumroad: 12, Manual: 3)
+
+followed by gross / refunds / disputes / fees / net and the average
+transaction per currency, the rates used for any conversion, and amendments
+for late events in periods already reported. Currencies are never added
+together; a converted total says so.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from revenue.money import format_money, from_minor_units, minor_unit_exponent
+
+TITLES = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}
+PROVIDER_ORDER = ("stripe", "gumroad", "manual")
+PROVIDER_NAMES = {"stripe": "Stripe", "gumroad": "Gumroad", "manual": "Manual"}
+SYMBOLS = {"USD": "$"}
+
+
+def money(amount_minor: int, currency: str) -> str:
+    """$12,450.00 for USD (as in the specification), '1,200.00 EUR' otherwise; never a float."""
+    symbol = SYMBOLS.get(currency)
+    if symbol is None:
+        return format_money(amount_minor, currency)
+    value = from_minor_units(abs(amount_minor), currency)
+    text = f"{symbol}{value:,.{minor_unit_exponent(currency)}f}"
+    return f"-{text}" if amount_minor < 0 else text
+
+
+def signed_money(amount_minor: int, currency: str) -> str:
+    return f"+{money(amount_minor, currency)}" if amount_minor >= 0 else money(amount_minor, currency)
+
+
+def title(payload: dict) -> str:
+    return f"💰 {TITLES.get(payload['period'], payload['period'].title())} Revenue Summary ({payload['label']})"
+
+
+def amount_line(figures: dict, reporting_currency: str) -> str:
+    """Net per currency; when anything is not in the reporting currency, the converted total too."""
+    by_currency = figures.get("by_currency", {})
+    if not by_currency:
+        return money(0, reporting_currency)
+    parts = " + ".join(money(m["net_cents"], c) for c, m in by_currency.items())
+    if set(by_currency) == {reporting_currency}:
+        return parts
+    converted = money(figures["total_amount_cents"], reporting_currency)
+    note = " at stated rates"
+    if figures.get("unconverted_event_count"):
+        note += f", {figures['unconverted_event_count']} event(s) without a rate left out"
+    return f"{parts} (≈ {converted}{note})"
+
+
+def events_line(figures: dict) -> str:
+    counts = {name: data["event_count"] for name, data in figures.get("by_provider", {}).items()}
+    ordered = [p for p in PROVIDER_ORDER if counts.get(p)] + sorted(p for p in counts if p not in PROVIDER_ORDER)
+    detail = ", ".join(f"{PROVIDER_NAMES.get(p, p.title())}: {counts[p]}" for p in ordered)
+    return f"Events: {figures.get('event_count', 0)}" + (f" ({detail})" if detail else "")
+
+
+def breakdown_lines(figures: dict) -> list[str]:
+    """One line per currency: gross, refunds, disputes, fees, net, average transaction."""
+    lines = []
+    for currency, m in figures.get("by_currency", {}).items():
+        parts = [f"Gross {money(m['gross_cents'], currency)}", f"Refunds {money(m['refunds_cents'], currency)}"]
+        if m.get("disputes_cents"):
+            parts.append(f"Disputes {money(m['disputes_cents'], currency)}")
+        if m.get("fees_cents"):
+            parts.append(f"Fees {money(m['fees_cents'], currency)}")
+        if m.get("adjustments_cents"):
+            parts.append(f"Adjustments {money(m['adjustments_cents'], currency)}")
+        parts.append(f"Net {money(m['net_cents'], currency)}")
+        line = f"{currency}: " + " · ".join(parts)
+        if m.get("average_transaction_cents") is not None:
+            payments = f"{m['payment_count']} payment{'s' if m['payment_count'] != 1 else ''}"
+            line += f" · Avg transaction {money(m['average_transaction_cents'], currency)} ({payments})"
+        lines.append(line)
+    return lines
+
+
+def rate_lines(figures: dict, reporting_currency: str) -> list[str]:
+    lines = []
+    for currency, stated in figures.get("fx", {}).items():
+        rates = ", ".join(
+            f"{low} ({source})" if low == high else f"{low} to {high} ({source})"
+            for source, (low, high) in stated.get("rates", {}).items()
+        )
+        line = f"Rate {currency}→{reporting_currency}: {rates or 'none stated'}"
+        if stated.get("unconverted_event_count"):
+            line += f"; {stated['unconverted_event_count']} event(s) without a rate"
+        lines.append(line)
+    return lines
+
+
+def amendment_lines(payload: dict) -> list[str]:
+    lines = []
+    for amendment in payload.get("amendments", []):
+        changes = "; ".join(
+            f"now {money(c['net_cents'], currency)} ({signed_money(c['delta_net_cents'], currency)}, "
+            f"{c['delta_event_count']:+d} event{'s' if abs(c['delta_event_count']) != 1 else ''})"
+            for currency, c in amendment["by_currency"].items()
+        )
+        lines.append(f"Amendment: {amendment['entity_name']} {amendment['label']} {changes} (late events)")
+    return lines
+
+
+def as_of_line(payload: dict) -> str:
+    as_of = datetime.fromisoformat(payload["as_of"]).astimezone(ZoneInfo(payload["time_zone"]))
+    return f"As of {as_of:%Y-%m-%d %H:%M %Z} ({payload['time_zone']})"
+
+
+def entity_lines(payload: dict) -> list[str]:
+    reporting = payload["reporting_currency"]
+    lines = [f"{entity['name']}: {amount_line(entity, reporting)}" for entity in payload["entities"]]
+    lines.append(f"Total: {amount_line(payload['total'], reporting)}")
+    return lines
+
+
+def summary_text(payload: dict, *, insight: str | None = None) -> str:
+    """The plain-text digest (Slack's fallback, Notion's page body)."""
+    reporting = payload["reporting_currency"]
+    total = payload["total"]
+    sections = [
+        [title(payload)],
+        entity_lines(payload),
+        [events_line(total)],
+        breakdown_lines(total) + rate_lines(total, reporting),
+        amendment_lines(payload),
+        [f"Insight: {insight}"] if insight else [],
+        [as_of_line(payload)],
+    ]
+    return "\n\n".join("\n".join(section) for section in sections if section)

@@ -1,0 +1,85 @@
+"""Summaries in the back office: read-only figures, with "recompute" and "send" actions that call services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html_join
+
+from revenue.money import format_money
+
+from .models import RevenueSummary
+from .services import summary_compute, summary_send
+
+
+@admin.register(RevenueSummary)
+class RevenueSummaryAdmin(admin.ModelAdmin):
+    list_display = (
+        "period",
+        "start_date",
+        "end_date",
+        "scope",
+        "net_display",
+        "event_count",
+        "payment_count",
+        "currencies",
+        "as_of",
+        "sent_at",
+        "amended_at",
+    )
+    list_filter = ("period", "entity", ("sent_at", admin.EmptyFieldListFilter))
+    search_fields = ("entity__name", "entity__slug")
+    list_select_related = ("entity",)
+    date_hierarchy = "start_date"
+    actions = ("recompute", "send")
+    readonly_fields = [field.name for field in RevenueSummary._meta.fields] + ["per_currency"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Scope", ordering="entity__name")
+    def scope(self, obj: RevenueSummary) -> str:
+        return obj.entity.name if obj.entity_id else "All entities"
+
+    @admin.display(description="Net (reporting currency)", ordering="total_amount_cents")
+    def net_display(self, obj: RevenueSummary) -> str:
+        return format_money(obj.total_amount_cents, obj.currency)
+
+    @admin.display(description="Currencies")
+    def currencies(self, obj: RevenueSummary) -> str:
+        return ", ".join(obj.by_currency) or "—"
+
+    @admin.display(description="Per currency (exact)")
+    def per_currency(self, obj: RevenueSummary):
+        return format_html_join(
+            "",
+            "<div>{}: net {} — gross {}, refunds {}, disputes {}, fees {} — {} events</div>",
+            (
+                (
+                    currency,
+                    format_money(m["net_cents"], currency),
+                    format_money(m["gross_cents"], currency),
+                    format_money(m["refunds_cents"], currency),
+                    format_money(m["disputes_cents"], currency),
+                    format_money(m["fees_cents"], currency),
+                    m["event_count"],
+                )
+                for currency, m in obj.by_currency.items()
+            ),
+        )
+
+    @admin.action(description="Recompute the selected periods")
+    def recompute(self, request, queryset):
+        periods = {(row.period, row.start_date) for row in queryset}
+        for period, start_date in sorted(periods):
+            summary_compute(period=period, day=start_date)
+        self.message_user(request, f"Recomputed {len(periods)} period(s).", messages.SUCCESS)
+
+    @admin.action(description="Send the selected periods (only those not sent yet)")
+    def send(self, request, queryset):
+        periods = {(row.period, row.start_date): row for row in queryset}
+        sent = sum(1 for row in periods.values() if summary_send(summary=row) is not None)
+        skipped = len(periods) - sent
+        self.message_user(request, f"Sent {sent} period(s); {skipped} had already been sent.", messages.SUCCESS)

@@ -1,0 +1,112 @@
+"""Reads for summaries. Aggregation happens in the database (GROUP BY); Python only folds the groups."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
+
+from revenue.business_time import business_zone
+from revenue.models import RevenueEvent
+
+from .models import RevenueSummary
+from .periods import DAILY, MONTHLY, WEEKLY
+
+GROUP_FIELDS = ("entity_id", "currency", "provider", "kind", "fx_source")
+
+
+def ledger_groups(*, start: datetime, end: datetime, entity_id: int | None = None) -> list[dict]:
+    """One aggregation over [start, end): one row per (entity, currency, provider, kind, fx source).
+
+    Each row carries the event count, the exact sum in the row currency, the
+    reporting-currency sum of the converted rows, how many rows were converted,
+    and the range of rates stated on them.
+    """
+    events = RevenueEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+    if entity_id is not None:
+        events = events.filter(entity_id=entity_id)
+    return list(
+        events.order_by()
+        .values(*GROUP_FIELDS)
+        .annotate(
+            event_count=Count("id"),
+            amount_cents=Sum("amount_cents"),
+            usd_cents=Sum("amount_usd_cents"),
+            converted_count=Count("amount_usd_cents"),
+            rate_min=Min("fx_rate"),
+            rate_max=Max("fx_rate"),
+        )
+    )
+
+
+def ledger_groups_by_day(*, start: datetime, end: datetime) -> list[dict]:
+    """`ledger_groups` for a long range in one aggregation, with the business day (`day`) added to the key."""
+    return list(
+        RevenueEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+        .order_by()
+        .annotate(day=TruncDate("occurred_at", tzinfo=business_zone()))
+        .values("day", *GROUP_FIELDS)
+        .annotate(
+            event_count=Count("id"),
+            amount_cents=Sum("amount_cents"),
+            usd_cents=Sum("amount_usd_cents"),
+            converted_count=Count("amount_usd_cents"),
+            rate_min=Min("fx_rate"),
+            rate_max=Max("fx_rate"),
+        )
+    )
+
+
+_BUCKETS = {DAILY: TruncDate, WEEKLY: TruncWeek, MONTHLY: TruncMonth}
+
+
+def ledger_totals_by_period(*, kind: str, start: datetime, end: datetime) -> list[dict]:
+    """Net and event count per (business period, entity, currency) over [start, end), in one query.
+
+    The period is the business-zone day, week (Monday) or month the row occurred in.
+    """
+    bucket = _BUCKETS[kind]("occurred_at", tzinfo=business_zone())
+    rows = (
+        RevenueEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+        .order_by()
+        .annotate(bucket=bucket)
+        .values("bucket", "entity_id", "currency")
+        .annotate(event_count=Count("id"), net_cents=Sum("amount_cents"))
+    )
+    # TruncWeek / TruncMonth give the local midnight as an aware datetime; TruncDate a date.
+    return [{**row, "bucket": _as_date(row["bucket"])} for row in rows]
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def summaries_for_period(*, kind: str, start_date: date) -> QuerySet[RevenueSummary]:
+    return RevenueSummary.objects.filter(period=kind, start_date=start_date).select_related("entity")
+
+
+def summary_last_sent_start(*, kind: str) -> date | None:
+    """Start date of the newest all-entities summary of `kind` already sent."""
+    return (
+        RevenueSummary.objects.filter(period=kind, entity__isnull=True, sent_at__isnull=False)
+        .order_by("-start_date")
+        .values_list("start_date", flat=True)
+        .first()
+    )
+
+
+def summaries_sent_between(*, kind: str, first_start: date, before: date) -> QuerySet[RevenueSummary]:
+    """Sent per-entity summaries of `kind` starting in [first_start, before)."""
+    return RevenueSummary.objects.filter(
+        period=kind,
+        start_date__gte=first_start,
+        start_date__lt=before,
+        entity__isnull=False,
+        sent_at__isnull=False,
+    ).select_related("entity")
+
+
+def summary_digest(*, kind: str, start_date: date) -> RevenueSummary:
+    """The all-entities row of a period."""
+    return RevenueSummary.objects.get(period=kind, start_date=start_date, entity__isnull=True)
