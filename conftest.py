@@ -21,6 +21,7 @@ def _inline_celery(settings):
     from branchberg.celery import app
 
     app.conf.task_always_eager = True
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
     yield
 
 
