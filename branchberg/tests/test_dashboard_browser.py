@@ -119,7 +119,7 @@ def _wait_for_charts(page, problems: list[str]) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_dashboard_draws_charts_refreshes_in_place_and_fits_a_phone(
     served_like_production, browser, artifacts_dir, client, staff_user, entities
 ):

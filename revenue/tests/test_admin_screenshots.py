@@ -77,7 +77,7 @@ def backoffice_session(live_server, django_user_model, settings) -> dict:
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_back_office_screenshots(backoffice_session, live_server, browser, artifacts_dir):
     session = backoffice_session["session"]
     context = browser.new_context(viewport={"width": 1600, "height": 900})

@@ -10,7 +10,7 @@ from revenue.tests.reconciliation_fixtures import CHASE_JUNE, june_scenario
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_reconciliation_page_screenshot(
     request, settings, live_server, staff_client, staff_user, entities, artifacts_dir
 ):
