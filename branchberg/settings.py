@@ -179,6 +179,10 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 OUTBOUND_HTTP_TIMEOUT_SECONDS = env.float("OUTBOUND_HTTP_TIMEOUT_SECONDS", default=5.0)
+# Outbound deliveries: attempts before giving up (also bounds a poison message that kills
+# its worker), and the in-flight lease (0: twice the HTTP timeout plus 30 s).
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=8)
+DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=0)
 
 # Alerts: payments of the same customer and amount this close together look like duplicates;
 # a daily-net anomaly must also be at least this many major units of its currency.

@@ -6,7 +6,7 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         import integrations.notion  # Notion channel for summary.*
-        import integrations.slack.summary_message  # noqa: F401  (summary.* Slack formatter)
+        import integrations.slack.summary_message
         from revenue.outbox import outbox_register_dispatcher
 
         from . import slack  # noqa: F401  (registers channels and formatters)

@@ -31,6 +31,9 @@ class Delivery(models.Model):
     error = models.TextField(blank=True, default="")
     external_id = models.CharField(max_length=255, blank=True, default="", help_text="e.g. the Notion page id.")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    leased_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker is sending it until then (a crashed worker's lease expires)."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -562,4 +562,5 @@ class PayoutAdmin(BusinessTimeAdminMixin, SimpleHistoryAdmin):
     def amount(self, obj: Payout):
         return _money_html(obj.amount_cents, obj.currency)
 
+
 from . import admin_reconciliation  # noqa: E402, F401  (bank deposits and the reconciliation page)

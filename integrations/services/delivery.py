@@ -7,7 +7,9 @@ import random
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from alerts.models import RevenueAlert
@@ -23,7 +25,6 @@ from ..channels import (
 )
 from ..models import Delivery
 
-MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 3600
 
@@ -60,62 +61,102 @@ def outbox_message_fan_out(*, message_id: int) -> list[int]:
     )
 
 
+def _lease_seconds() -> float:
+    """How long a claimed delivery is left alone: longer than one send can take."""
+    return settings.DELIVERY_LEASE_SECONDS or 2 * settings.OUTBOUND_HTTP_TIMEOUT_SECONDS + 30
+
+
+@transaction.atomic
+def _delivery_claim(*, delivery_id: int) -> Delivery | None:
+    """Count the attempt and take a lease on the delivery, committed BEFORE sending.
+
+    Because the count is committed first, an attempt that kills its worker
+    (SIGKILL, OOM, a hard time limit) still counts: a poison delivery stops
+    after DELIVERY_MAX_ATTEMPTS instead of looping. The lease keeps a second worker
+    (a redelivered message, the sweeper) from sending while one is in flight.
+    """
+    now = timezone.now()
+    delivery = (
+        Delivery.objects.select_for_update(skip_locked=True)
+        .select_related("message")
+        .filter(pk=delivery_id, status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING])
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .first()
+    )
+    if delivery is None:
+        return None
+    if delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        # Earlier attempts never came back to record a result: the message is poison.
+        _finish(
+            delivery,
+            Delivery.Status.FAILED,
+            RetryableDeliveryError(f"{delivery.attempts} attempts never completed (the worker died each time)"),
+            gave_up=True,
+            poison=True,
+        )
+        return None
+    delivery.attempts += 1
+    delivery.leased_until = now + timedelta(seconds=_lease_seconds())
+    delivery.save(update_fields=["attempts", "leased_until", "updated_at"])
+    return delivery
+
+
 def delivery_attempt(*, delivery_id: int) -> float | None:
     """Make one attempt. Returns seconds to wait before retrying, or None when finished.
 
-    The row is locked for the attempt so two workers never send the same delivery at once.
+    Claim (committed) -> send with no database lock held (a hanging receiver
+    blocks nothing but this worker) -> record the outcome.
     """
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(skip_locked=True)
-            .select_related("message")
-            .filter(pk=delivery_id, status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING])
-            .first()
-        )
-        if delivery is None:
-            return None
-        channel = channel_get(delivery.channel)
-        delivery.attempts += 1
-        try:
-            external_id = channel.send(delivery)
-        except TargetGoneError as exc:
+    delivery = _delivery_claim(delivery_id=delivery_id)
+    if delivery is None:
+        return None
+    channel = channel_get(delivery.channel)
+    try:
+        external_id = channel.send(delivery)
+    except TargetGoneError as exc:
+        with transaction.atomic():
             _finish(delivery, Delivery.Status.DISABLED, exc)
             if channel.on_gone:
                 channel.on_gone(delivery)
-            return None
-        except PermanentDeliveryError as exc:
-            _finish(delivery, Delivery.Status.FAILED, exc)
-            return None
-        except RetryableDeliveryError as exc:
-            if delivery.attempts >= MAX_ATTEMPTS:
-                _finish(delivery, Delivery.Status.FAILED, exc, gave_up=True)
-                return None
-            delay = backoff_seconds(delivery.attempts, retry_after=exc.retry_after)
-            delivery.status = Delivery.Status.RETRYING
-            delivery.error = str(exc)
-            delivery.last_status_code = exc.status_code
-            delivery.response_body = exc.response_body[:2000]
-            delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-            delivery.save()
-            return delay
-        delivery.status = Delivery.Status.SENT
-        delivery.sent_at = timezone.now()
-        delivery.error = ""
-        delivery.next_attempt_at = None
-        if external_id:
-            delivery.external_id = external_id
-        delivery.save()
         return None
+    except PermanentDeliveryError as exc:
+        with transaction.atomic():
+            _finish(delivery, Delivery.Status.FAILED, exc)
+        return None
+    except RetryableDeliveryError as exc:
+        if delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+            with transaction.atomic():
+                _finish(delivery, Delivery.Status.FAILED, exc, gave_up=True)
+            return None
+        delay = backoff_seconds(delivery.attempts, retry_after=exc.retry_after)
+        delivery.status = Delivery.Status.RETRYING
+        delivery.error = str(exc)
+        delivery.last_status_code = exc.status_code
+        delivery.response_body = exc.response_body[:2000]
+        delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+        delivery.leased_until = None
+        delivery.save()
+        return delay
+    delivery.status = Delivery.Status.SENT
+    delivery.sent_at = timezone.now()
+    delivery.error = ""
+    delivery.next_attempt_at = None
+    delivery.leased_until = None
+    if external_id:
+        delivery.external_id = external_id
+    delivery.save()
+    return None
 
 
-def _finish(delivery: Delivery, status: str, exc: Exception, *, gave_up: bool = False) -> None:
+def _finish(delivery: Delivery, status: str, exc: Exception, *, gave_up: bool = False, poison: bool = False) -> None:
     delivery.status = status
+    delivery.leased_until = None
     delivery.error = str(exc)
     delivery.last_status_code = getattr(exc, "status_code", None)
     delivery.response_body = (getattr(exc, "response_body", "") or "")[:2000]
     delivery.next_attempt_at = None
     delivery.save()
-    delivery_failure_alert(delivery=delivery, gave_up=gave_up)
+    delivery_failure_alert(delivery=delivery, gave_up=gave_up, poison=poison)
 
 
 def target_label(target: str) -> str:
@@ -127,10 +168,11 @@ def target_label(target: str) -> str:
     return target
 
 
-def delivery_failure_alert(*, delivery: Delivery, gave_up: bool = False) -> RevenueAlert:
+def delivery_failure_alert(*, delivery: Delivery, gave_up: bool = False, poison: bool = False) -> RevenueAlert:
     """Raise (or bump) the alert for a delivery that ended FAILED or DISABLED.
 
-    One alert per channel and target (fingerprint), critical when the target is gone (410).
+    One alert per channel and target (fingerprint), critical when the target is gone (410)
+    or the delivery is poison (its attempts kept killing the worker).
     """
     label = target_label(delivery.target)
     gone = delivery.status == Delivery.Status.DISABLED
@@ -142,7 +184,7 @@ def delivery_failure_alert(*, delivery: Delivery, gave_up: bool = False) -> Reve
         what = f"was refused: {delivery.error}"
     alert, _ = alert_raise(
         alert_type=RevenueAlert.AlertType.DELIVERY,
-        severity=RevenueAlert.Severity.CRITICAL if gone else RevenueAlert.Severity.WARNING,
+        severity=RevenueAlert.Severity.CRITICAL if gone or poison else RevenueAlert.Severity.WARNING,
         message=f"{delivery.get_channel_display()} delivery of {delivery.message.topic} to {label} {what}",
         fingerprint=f"delivery:{delivery.channel}:{label}",
         metadata={
@@ -168,5 +210,6 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     delivery.status = Delivery.Status.PENDING
     delivery.attempts = 0
     delivery.next_attempt_at = None
-    delivery.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
+    delivery.leased_until = None
+    delivery.save(update_fields=["status", "attempts", "next_attempt_at", "leased_until", "updated_at"])
     return delivery

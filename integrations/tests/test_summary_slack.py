@@ -4,10 +4,11 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 
 from alerts.models import RevenueAlert
 from integrations.models import Delivery
-from integrations.services.delivery import MAX_ATTEMPTS, target_label
+from integrations.services.delivery import target_label
 
 from .summary_fixtures import (  # noqa: F401  (fixtures)
     DAILY_TITLE,
@@ -91,17 +92,20 @@ def test_500_is_retried_with_backoff_until_it_succeeds(day_of_revenue, slack, ti
 
 
 def test_500_forever_gives_up_and_raises_a_warning(day_of_revenue, slack, tick, sweep):
-    slack.daily_script.extend([(500, {})] * MAX_ATTEMPTS)
+    slack.daily_script.extend([(500, {})] * django_settings.DELIVERY_MAX_ATTEMPTS)
     tick()
     at = MORNING
-    for _ in range(MAX_ATTEMPTS + 2):
+    for _ in range(django_settings.DELIVERY_MAX_ATTEMPTS + 2):
         at += timedelta(hours=2)
         sweep(at)
     delivery = _daily_delivery()
-    assert (delivery.status, delivery.attempts) == (Delivery.Status.FAILED, MAX_ATTEMPTS)
-    assert len(slack.titled(DAILY_TITLE)) == MAX_ATTEMPTS
+    assert (delivery.status, delivery.attempts) == (Delivery.Status.FAILED, django_settings.DELIVERY_MAX_ATTEMPTS)
+    assert len(slack.titled(DAILY_TITLE)) == django_settings.DELIVERY_MAX_ATTEMPTS
     alert = RevenueAlert.objects.get(alert_type="delivery")
-    assert alert.severity == "warning" and f"gave up after {MAX_ATTEMPTS} attempts" in alert.message
+    assert (
+        alert.severity == "warning"
+        and f"gave up after {django_settings.DELIVERY_MAX_ATTEMPTS} attempts" in alert.message
+    )
 
 
 def test_410_stops_disables_and_raises_a_critical_alert(day_of_revenue, slack, tick, sweep, settings):
