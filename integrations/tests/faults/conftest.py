@@ -7,6 +7,7 @@ killed at teardown.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -112,10 +113,8 @@ def postgres_control() -> Iterator[PostgresControl]:
     control = PostgresControl()
     yield control
     # Whatever a test did, leave the server running for the next test.
-    try:
+    with contextlib.suppress(subprocess.CalledProcessError):  # already running
         control.start()
-    except subprocess.CalledProcessError:
-        pass  # already running
 
 
 @pytest.fixture
