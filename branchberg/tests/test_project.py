@@ -51,6 +51,7 @@ def test_check_deploy_is_clean_with_debug_off():
         "SECRET_KEY": "k" * 64 + "-production-like-secret-value",
         "ALLOWED_HOSTS": "ledger.example.com",
         "SECURE_SSL_REDIRECT": "true",
+        "SECURE_COOKIES": "true",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

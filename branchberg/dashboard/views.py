@@ -1,0 +1,431 @@
+"""The dashboard page and its JSON endpoints. Thin: validate filters -> selectors -> render.
+
+The chart endpoints are django-chartjs views. Every chart is drawn by Chart.js,
+so all of them build on `BaseLineChartView`, whose `{labels, datasets}` is
+Chart.js's own data format whatever the chart type (line, doughnut, bar); the
+package's column and pie views emit HighCharts configuration instead.
+Amounts are integer minor units; `exponent` tells the browser where the
+decimal point goes, and every table cell is formatted by `format_money`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from itertools import cycle
+
+from chartjs.views.lines import BaseLineChartView
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.cache import never_cache
+from django.views.generic import View
+
+from revenue.business_time import business_now, business_zone, day_start
+from revenue.models import Entity
+from revenue.money import format_money, minor_unit_exponent
+
+from . import selectors
+from .forms import DashboardFilterForm, DashboardFilters
+
+REFRESH_SECONDS = 30
+
+# Colour-blind-friendly palette (Okabe-Ito), as RGB tuples for django-chartjs.
+PALETTE = [(0, 114, 178), (230, 159, 0), (0, 158, 115), (204, 121, 167), (86, 180, 233), (213, 94, 0)]
+PAYOUT_COLOURS = {
+    "paid": (0, 158, 115),
+    "in_transit": (86, 180, 233),
+    "pending": (230, 159, 0),
+    "failed": (213, 94, 0),
+    "canceled": (140, 140, 140),
+}
+
+
+def _rgba(color: tuple[int, int, int], alpha: float = 1) -> str:
+    red, green, blue = color
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def _entities() -> list[Entity]:
+    return list(Entity.objects.order_by("name"))
+
+
+def _currencies(filters: DashboardFilters) -> list[str]:
+    currencies = selectors.ledger_currencies(since=day_start(filters.today - timedelta(days=365)))
+    if filters.currency not in currencies:
+        currencies.append(filters.currency)
+    return currencies
+
+
+def _panels_context(filters: DashboardFilters, entities: list[Entity]) -> dict:
+    """What the cards, events table and alerts list show (page and refresh alike)."""
+    return {
+        "filters": filters,
+        "cards": selectors.kpi_cards(now=timezone.now(), entities=entities, entity=filters.entity),
+        "events": selectors.recent_events(entity=filters.entity),
+        "alerts": selectors.open_alerts(entity=filters.entity),
+        "business_tz": business_zone(),
+        "generated_at": business_now(),
+    }
+
+
+def _endpoints() -> dict[str, str]:
+    return {
+        "summary": reverse("dashboard:summary"),
+        "daily": reverse("dashboard:chart-daily-net"),
+        "providers": reverse("dashboard:chart-providers"),
+        "monthly": reverse("dashboard:chart-monthly"),
+        "payouts": reverse("dashboard:chart-payouts"),
+    }
+
+
+@never_cache
+@staff_member_required
+def dashboard(request):
+    """The page, fully rendered on the server; the script then draws the charts and refreshes it."""
+    entities = _entities()
+    submitted = DashboardFilterForm(request.GET or None, entities=entities)
+    if submitted.is_bound and not submitted.is_valid():
+        filters, status, filter_error = DashboardFilterForm.defaults(), 400, submitted.error_message()
+    else:
+        filters = submitted.filters() if submitted.is_bound else DashboardFilterForm.defaults()
+        status, filter_error = 200, ""
+    form = DashboardFilterForm(initial=filters.as_query(), entities=entities, currencies=_currencies(filters))
+    context = {
+        **_panels_context(filters, entities),
+        "form": form,
+        "filter_error": filter_error,
+        "config": {
+            "endpoints": _endpoints(),
+            "refreshSeconds": REFRESH_SECONDS,
+            "query": filters.as_query(),
+            "timeZone": business_zone().key,
+        },
+    }
+    return render(request, "dashboard/index.html", context, status=status)
+
+
+class StaffJSONMixin:
+    """Staff only, filters validated: 403/400 as JSON {code, message}, never a login page or a 5xx."""
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if not (user.is_authenticated and user.is_active and user.is_staff):
+            response = JsonResponse(
+                {"code": "staff_login_required", "message": "Sign in to the admin as a staff user."}, status=403
+            )
+        else:
+            self.entities = _entities()
+            form = DashboardFilterForm(request.GET, entities=self.entities)
+            if form.is_valid():
+                self.filters = form.filters()
+                response = super().dispatch(request, *args, **kwargs)
+            else:
+                response = JsonResponse({"code": "invalid_filter", "message": form.error_message()}, status=400)
+        add_never_cache_headers(response)
+        return response
+
+
+class SummaryView(StaffJSONMixin, View):
+    """Cards, recent events and open alerts as HTML fragments, for the 30-second refresh."""
+
+    http_method_names = ["get"]
+
+    def get(self, request, *args, **kwargs):
+        context = _panels_context(self.filters, self.entities)
+        return JsonResponse(
+            {
+                "kpis_html": render_to_string("dashboard/_kpis.html", context, request=request),
+                "events_html": render_to_string("dashboard/_events.html", context, request=request),
+                "alerts_html": render_to_string("dashboard/_alerts.html", context, request=request),
+                "alert_count": len(context["alerts"]),
+                "currencies": _currencies(self.filters),
+                "generated_at": context["generated_at"].isoformat(),
+            }
+        )
+
+
+class ChartView(StaffJSONMixin, BaseLineChartView):
+    """A Chart.js `{labels, datasets}` payload plus a text summary and a table alternative."""
+
+    http_method_names = ["get"]
+    title = ""
+
+    def get_colors(self):
+        return cycle(PALETTE)
+
+    @property
+    def currency(self) -> str:
+        return self.filters.currency
+
+    def money(self, amount: int) -> str:
+        return format_money(amount, self.currency)
+
+    def get_summary(self) -> str:
+        raise NotImplementedError
+
+    def get_table(self) -> dict:
+        raise NotImplementedError
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.pop("view", None)  # TemplateView adds the view object; it is not data
+        context.update(
+            {
+                "title": self.title,
+                "currency": self.currency,
+                "exponent": minor_unit_exponent(self.currency),
+                "range_days": self.filters.range_days,
+                "entity": self.filters.entity.slug if self.filters.entity else None,
+                "summary": self.get_summary(),
+                "table": self.get_table(),
+            }
+        )
+        return context
+
+
+class DailyNetChartView(ChartView):
+    """Line: net revenue per business day, one dataset per entity, in one currency."""
+
+    title = "Daily net revenue"
+
+    @cached_property
+    def result(self) -> selectors.DailySeries:
+        return selectors.daily_net_revenue(
+            currency=self.currency,
+            first_day=self.filters.first_day,
+            last_day=self.filters.today,
+            entities=self.entities,
+            entity=self.filters.entity,
+        )
+
+    def get_labels(self):
+        return [day.isoformat() for day in self.result.days]
+
+    def get_providers(self):
+        return [entity.name for entity, _ in self.result.series]
+
+    def get_data(self):
+        return [values for _, values in self.result.series]
+
+    def get_dataset_options(self, index, color):
+        return {
+            "borderColor": _rgba(color),
+            "backgroundColor": _rgba(color, 0.12),
+            "pointBackgroundColor": _rgba(color),
+            "pointRadius": 0,
+            "pointHoverRadius": 4,
+            "borderWidth": 2,
+            "cubicInterpolationMode": "monotone",  # smooth without overshooting below zero
+            "fill": False,
+        }
+
+    def get_summary(self) -> str:
+        parts = [f"{entity.name} {self.money(sum(values))}" for entity, values in self.result.series]
+        text = f"Net revenue in {self.currency} over the last {self.filters.range_days} days: " + "; ".join(parts)
+        best = max(
+            (
+                (day, values[i], entity)
+                for entity, values in self.result.series
+                for i, day in enumerate(self.result.days)
+            ),
+            key=lambda item: item[1],
+            default=None,
+        )
+        if best and best[1] > 0:
+            text += f". Best day: {best[0]:%b %-d, %Y} ({best[2].name}, {self.money(best[1])})"
+        return text + "."
+
+    def get_table(self) -> dict:
+        return {
+            "columns": ["Business day", *self.get_providers()],
+            "rows": [
+                [day.isoformat(), *(self.money(values[i]) for _, values in self.result.series)]
+                for i, day in enumerate(self.result.days)
+            ],
+        }
+
+
+class ProviderChartView(ChartView):
+    """Doughnut: net revenue by provider. Providers with no positive net are in the table only."""
+
+    title = "Revenue by provider"
+
+    @cached_property
+    def result(self) -> list[selectors.ProviderTotal]:
+        return selectors.revenue_by_provider(
+            currency=self.currency,
+            first_day=self.filters.first_day,
+            last_day=self.filters.today,
+            entity=self.filters.entity,
+        )
+
+    @cached_property
+    def drawn(self) -> list[selectors.ProviderTotal]:
+        return [total for total in self.result if total.net_cents > 0]
+
+    def get_labels(self):
+        return [total.label for total in self.drawn]
+
+    def get_providers(self):
+        return ["Net revenue"]
+
+    def get_data(self):
+        return [[total.net_cents for total in self.drawn]]
+
+    def get_dataset_options(self, index, color):
+        colors = [PALETTE[i % len(PALETTE)] for i in range(len(self.drawn))]
+        return {
+            "backgroundColor": [_rgba(c) for c in colors],
+            "borderColor": "#fff",
+            "borderWidth": 2,
+            "hoverOffset": 6,
+        }
+
+    def get_summary(self) -> str:
+        if not self.result:
+            return f"No {self.currency} revenue in the last {self.filters.range_days} days."
+        total = sum(t.net_cents for t in self.result)
+        parts = [f"{t.label} {self.money(t.net_cents)}" for t in self.result]
+        return f"Net revenue in {self.currency} by provider, last {self.filters.range_days} days: " + (
+            "; ".join(parts) + f" (total {self.money(total)})."
+        )
+
+    def get_table(self) -> dict:
+        return {
+            "columns": ["Provider", "Gross", "Refunds & disputes", "Net", "Events"],
+            "rows": [
+                [
+                    t.label,
+                    self.money(t.gross_cents),
+                    self.money(t.refunds_cents),
+                    self.money(t.net_cents),
+                    t.event_count,
+                ]
+                for t in self.result
+            ],
+        }
+
+
+class MonthlyChartView(ChartView):
+    """Bar: gross sales against refunds & disputes per business month, net as a line."""
+
+    title = "Monthly gross vs refunds"
+
+    @cached_property
+    def result(self) -> list[selectors.MonthTotal]:
+        return selectors.monthly_gross_refunds(
+            currency=self.currency,
+            first_day=self.filters.first_day,
+            last_day=self.filters.today,
+            entity=self.filters.entity,
+        )
+
+    def get_labels(self):
+        return [f"{month.month:%b %Y}" for month in self.result]
+
+    def get_providers(self):
+        return ["Gross sales", "Refunds & disputes", "Net"]
+
+    def get_data(self):
+        return [
+            [m.gross_cents for m in self.result],
+            [m.refunds_cents for m in self.result],
+            [m.net_cents for m in self.result],
+        ]
+
+    def get_colors(self):
+        return iter([PALETTE[2], PALETTE[5], PALETTE[0]])
+
+    def get_dataset_options(self, index, color):
+        if index == 2:
+            return {
+                "type": "line",
+                "borderColor": _rgba(color),
+                "backgroundColor": _rgba(color),
+                "pointRadius": 3,
+                "borderWidth": 2,
+                "order": 0,
+            }
+        return {"backgroundColor": _rgba(color, 0.85), "borderRadius": 3, "order": 1}
+
+    def get_summary(self) -> str:
+        parts = [
+            f"{m.month:%b %Y}: gross {self.money(m.gross_cents)}, refunds {self.money(m.refunds_cents)}, "
+            f"net {self.money(m.net_cents)}"
+            for m in self.result
+        ]
+        return f"Monthly totals in {self.currency}. " + "; ".join(parts) + "."
+
+    def get_table(self) -> dict:
+        return {
+            "columns": ["Month", "Gross sales", "Refunds & disputes", "Net"],
+            "rows": [
+                [f"{m.month:%b %Y}", self.money(m.gross_cents), self.money(m.refunds_cents), self.money(m.net_cents)]
+                for m in self.result
+            ],
+        }
+
+
+class PayoutChartView(ChartView):
+    """Strip: payouts (expected bank deposits) by status, counted across currencies, amounts per currency."""
+
+    title = "Payouts by status"
+
+    @cached_property
+    def result(self) -> list[selectors.PayoutStatusTotal]:
+        return selectors.payout_status_totals(first_day=self.filters.first_day, entity=self.filters.entity)
+
+    def get_labels(self):
+        return ["Payouts"]
+
+    def get_providers(self):
+        return [total.label for total in self.result]
+
+    def get_data(self):
+        return [[total.count] for total in self.result]
+
+    def get_colors(self):
+        return iter([PAYOUT_COLOURS[total.status] for total in self.result])
+
+    def get_dataset_options(self, index, color):
+        return {"backgroundColor": _rgba(color), "borderWidth": 0, "barThickness": 22}
+
+    def get_summary(self) -> str:
+        if not any(total.count for total in self.result):
+            return f"No payouts in the last {self.filters.range_days} days."
+        parts = [
+            f"{total.label} {total.count} ({', '.join(total.amounts_display)})" for total in self.result if total.count
+        ]
+        return f"Payouts in the last {self.filters.range_days} days: " + "; ".join(parts) + "."
+
+    def get_table(self) -> dict:
+        return {
+            "columns": ["Status", "Payouts", "Amount"],
+            "rows": [
+                [total.label, total.count, ", ".join(total.amounts_display) or "—"]
+                for total in self.result
+                if total.count
+            ],
+        }
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["statuses"] = [
+            {
+                "status": total.status,
+                "label": total.label,
+                "count": total.count,
+                "amounts": total.amounts_display,
+                "color": _rgba(PAYOUT_COLOURS[total.status]),
+            }
+            for total in self.result
+        ]
+        # Counts add up across currencies; amounts never do (they are listed per currency).
+        context["currency"] = None
+        context["exponent"] = None
+        return context
