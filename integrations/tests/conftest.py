@@ -14,3 +14,17 @@ def webhook_settings(settings):
     settings.GUMROAD_SELLER_IDS = [GUMROAD_SELLER, "other-seller-we-own"]
     settings.WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
     return settings
+
+
+@pytest.fixture
+def seeded_entities(django_db_blocker):
+    """Transactional tests flush the tables (the seed migration's entities too): put them back."""
+    import importlib
+
+    from revenue.models import Entity
+
+    seed = importlib.import_module("revenue.migrations.0002_seed_entities")
+    with django_db_blocker.unblock():
+        for row in seed.ENTITIES:
+            Entity.objects.get_or_create(slug=row["slug"], defaults=row)
+    return {entity.slug: entity for entity in Entity.objects.all()}

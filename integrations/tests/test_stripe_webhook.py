@@ -278,7 +278,7 @@ def test_unknown_currency_is_a_failed_delivery_not_an_error(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_database_down_answers_503_and_the_retry_books_it(client):
+def test_database_down_answers_503_and_the_retry_books_it(client, seeded_entities):
     evt = h.event("charge.succeeded", h.charge())
     settings_dict = connection.settings_dict
     real_port = settings_dict["PORT"]
