@@ -1,0 +1,1 @@
+from . import webhooks  # noqa: F401
