@@ -1,7 +1,8 @@
-"""Per-connection setup for the append-only guard (see migration 0002)."""
+"""Per-connection setup for the append-only guard (migration 0003), and the entity seed."""
 
 from django.conf import settings
 from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
 
@@ -10,3 +11,16 @@ def allow_ledger_edits_outside_safe_mode(sender, connection, **kwargs) -> None:
     if connection.vendor == "postgresql" and not settings.SAFE_MODE:
         with connection.cursor() as cursor:
             cursor.execute("SET branchberg.ledger_writable = 'on'")
+
+
+@receiver(post_migrate)
+def seed_entities_when_empty(sender, app_config=None, using="default", **kwargs) -> None:
+    """A database with no entity gets the two seeded ones (migrate, and `flush` between transactional tests)."""
+    if app_config is None or app_config.label != "revenue":
+        return
+    from .models import Entity
+    from .seeds import ENTITIES
+
+    if not Entity.objects.using(using).exists():
+        for row in ENTITIES:
+            Entity.objects.using(using).get_or_create(slug=row["slug"], defaults=row)

@@ -159,3 +159,14 @@ def test_occurred_at_is_stored_in_utc():
     event = revenue_event_record(entry=ledger_entry(occurred_at=at)).event
     event.refresh_from_db()
     assert event.occurred_at == at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entities_come_back_after_a_flush():
+    from django.core.management import call_command
+
+    from revenue.models import Entity
+
+    call_command("flush", "--noinput", verbosity=0)
+    assert set(Entity.objects.values_list("slug", flat=True)) == {"aplus-enterprise", "legacy-unchained"}
+    assert Entity.objects.get(is_default=True).slug == "aplus-enterprise"
