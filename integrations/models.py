@@ -49,3 +49,50 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} -> {self.target} ({self.status})"
+
+
+class InboundDelivery(models.Model):
+    """One verified webhook delivery, kept verbatim before anything is mapped.
+
+    Unique per (provider, event_id): Stripe's `evt_…` id, or Gumroad's
+    `{sale_id}:{resource_name}`. Never deduplicated on a body hash (Gumroad
+    retries add `retry_count`). Linked to the ledger rows it produced or confirmed.
+    """
+
+    class Provider(models.TextChoices):
+        STRIPE = "stripe", "Stripe"
+        GUMROAD = "gumroad", "Gumroad"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received (not yet processed)"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (test or unknown type)"
+        FAILED = "failed", "Failed (kept for reprocessing)"
+
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    event_id = models.CharField(max_length=255, help_text="Provider event id (evt_…) or Gumroad sale_id:resource_name.")
+    event_type = models.CharField(max_length=100, blank=True, default="")
+    raw_body = models.TextField(help_text="The body exactly as received (after verification).")
+    headers = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    ledger_events = models.ManyToManyField(
+        "revenue.RevenueEvent", blank=True, related_name="inbound_deliveries", help_text="Ledger rows it produced."
+    )
+
+    class Meta:
+        verbose_name_plural = "inbound deliveries"
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="integrations_inbounddelivery_once"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="integrations_inbound_status"),
+            models.Index(fields=["received_at"], name="integrations_inbound_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_id} ({self.status})"

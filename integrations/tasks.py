@@ -36,9 +36,9 @@ def delivery_send(self, delivery_id: int) -> None:
 
 
 @shared_task(name="integrations.outbox_sweep")
-def outbox_sweep() -> int:
-    """Re-enqueue what a broker outage or a lost worker left behind."""
-    cutoff = timezone.now() - SWEEP_GRACE
+def outbox_sweep(grace_seconds: float = SWEEP_GRACE.total_seconds()) -> int:
+    """Re-enqueue what a broker outage or a lost worker left behind (older than the grace period)."""
+    cutoff = timezone.now() - timedelta(seconds=grace_seconds)
     count = 0
     for message_id in OutboxMessage.objects.filter(dispatched_at__isnull=True, created_at__lt=cutoff).values_list(
         "pk", flat=True
@@ -47,7 +47,7 @@ def outbox_sweep() -> int:
         count += 1
     due = Delivery.objects.filter(
         status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING], updated_at__lt=cutoff
-    ).exclude(next_attempt_at__gt=timezone.now())
+    ).exclude(next_attempt_at__gt=timezone.now()).exclude(leased_until__gt=timezone.now())
     for delivery_id in due.values_list("pk", flat=True)[:1000]:
         delivery_send.delay(delivery_id)
         count += 1

@@ -7,7 +7,7 @@ There is no update or delete path for ledger rows: a correction is
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -16,7 +16,7 @@ from django.utils import timezone
 from .business_time import business_date_of
 from .entries import LedgerEntry
 from .errors import ApplicationError, Conflict
-from .models import Entity, ExchangeRate, RevenueEvent
+from .models import Entity, ExchangeRate, Payout, RevenueEvent
 from .money import CurrencyError, convert_minor_units, normalize_currency
 from .outbox import outbox_publish
 
@@ -229,3 +229,66 @@ def revenue_event_reverse(
     )
     result = revenue_event_record(entry=entry, entity=event.entity)
     return result.event
+
+
+_PAYOUT_STATUS_RANK = {
+    Payout.Status.PENDING: 0,
+    Payout.Status.IN_TRANSIT: 1,
+    Payout.Status.PAID: 2,
+    Payout.Status.FAILED: 3,
+    Payout.Status.CANCELED: 3,
+}
+
+
+@transaction.atomic
+def payout_upsert(
+    *,
+    provider: str,
+    payout_id: str,
+    entity: Entity,
+    amount_cents: int,
+    currency: str,
+    status: str,
+    arrival_on: date | None = None,
+    statement_descriptor: str = "",
+    metadata: dict | None = None,
+) -> tuple[Payout, bool]:
+    """Create or update the expected bank deposit for a provider payout. Returns (payout, created).
+
+    Status only moves forward (pending -> in_transit -> paid -> failed/canceled): a
+    late `payout.paid` never undoes a `payout.failed` that arrived first.
+    """
+    if status not in Payout.Status.values:
+        raise ApplicationError(f"Unknown payout status '{status}'", code="invalid_payout_status")
+    if not payout_id:
+        raise ApplicationError("A payout needs its provider id", code="missing_payout_id")
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
+        raise ApplicationError("amount_cents must be an integer of minor units", code="invalid_amount")
+    try:
+        currency = normalize_currency(currency)
+    except CurrencyError as exc:
+        raise ApplicationError(str(exc), code="invalid_currency") from None
+    values = {
+        "entity": entity,
+        "amount_cents": amount_cents,
+        "currency": currency,
+        "arrival_on": arrival_on,
+        "statement_descriptor": statement_descriptor,
+    }
+    payout = Payout.objects.select_for_update().filter(provider=provider, payout_id=payout_id).first()
+    if payout is None:
+        try:
+            with transaction.atomic():
+                payout = Payout.objects.create(
+                    provider=provider, payout_id=payout_id, status=status, metadata=metadata or {}, **values
+                )
+                return payout, True
+        except IntegrityError:  # raced with another delivery of the same payout
+            payout = Payout.objects.select_for_update().get(provider=provider, payout_id=payout_id)
+    for field_name, value in values.items():
+        setattr(payout, field_name, value)
+    if _PAYOUT_STATUS_RANK[status] >= _PAYOUT_STATUS_RANK[payout.status]:
+        payout.status = status
+    payout.metadata = {**payout.metadata, **(metadata or {})}
+    payout.save()
+    return payout, False

@@ -1,1 +1,1 @@
-from . import deliveries  # noqa: F401
+from . import deliveries, webhooks  # noqa: F401

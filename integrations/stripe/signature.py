@@ -1,0 +1,40 @@
+"""Stripe-Signature verification with the stripe SDK, over every configured secret (rotation)."""
+
+from __future__ import annotations
+
+import stripe
+
+
+class SignatureRefused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def stripe_signature_verify(*, payload: str, header: str | None, secrets: list[str], tolerance: int) -> None:
+    """Accept when any secret verifies `t=…,v1=…` over f"{t}.{payload}" within `tolerance` seconds.
+
+    Raises SignatureRefused (missing, malformed, mismatched or stale).
+    """
+    if not header:
+        raise SignatureRefused("missing_signature", "The Stripe-Signature header is missing.")
+    stale = False
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
+            return
+        except stripe.SignatureVerificationError as exc:
+            # The SDK checks the HMAC first, so "tolerance" means this secret matched but the timestamp is old.
+            stale = stale or "tolerance" in str(exc)
+    if stale:
+        raise SignatureRefused(
+            "stale_signature", f"The signature timestamp is more than {tolerance} seconds old (replay refused)."
+        )
+    raise SignatureRefused("invalid_signature", "The Stripe-Signature does not match any configured secret.")
+
+
+def stripe_signature_header(*, payload: str, secret: str, timestamp: int) -> str:
+    """The header Stripe sends: HMAC-SHA256 of f"{timestamp}.{payload}" (used by send_test_webhooks and tests)."""
+    signature = stripe.WebhookSignature._compute_signature(f"{timestamp}.{payload}", secret)
+    return f"t={timestamp},v1={signature}"

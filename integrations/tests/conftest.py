@@ -1,0 +1,30 @@
+"""Fixtures for inbound webhooks: configured secrets and signed deliveries (the real algorithm)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .webhook_helpers import GUMROAD_SECRET, GUMROAD_SELLER, STRIPE_SECRET, STRIPE_SECRET_OLD
+
+
+@pytest.fixture(autouse=True)
+def webhook_settings(settings):
+    settings.STRIPE_WEBHOOK_SECRETS = [STRIPE_SECRET, STRIPE_SECRET_OLD]
+    settings.GUMROAD_WEBHOOK_SECRET = GUMROAD_SECRET
+    settings.GUMROAD_SELLER_IDS = [GUMROAD_SELLER, "other-seller-we-own"]
+    settings.WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+    return settings
+
+
+@pytest.fixture
+def seeded_entities(django_db_blocker):
+    """Transactional tests flush the tables (the seed migration's entities too): put them back."""
+    import importlib
+
+    from revenue.models import Entity
+
+    seed = importlib.import_module("revenue.migrations.0002_seed_entities")
+    with django_db_blocker.unblock():
+        for row in seed.ENTITIES:
+            Entity.objects.get_or_create(slug=row["slug"], defaults=row)
+    return {entity.slug: entity for entity in Entity.objects.all()}
