@@ -20,7 +20,6 @@ def _inline_celery(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     from branchberg.celery import app
 
-    app.conf.task_always_eager = True
     app.conf.CELERY_TASK_ALWAYS_EAGER = True
     yield
 

@@ -45,9 +45,11 @@ def outbox_sweep(grace_seconds: float = SWEEP_GRACE.total_seconds()) -> int:
     )[:1000]:
         outbox_dispatch.delay(message_id)
         count += 1
-    due = Delivery.objects.filter(
-        status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING], updated_at__lt=cutoff
-    ).exclude(next_attempt_at__gt=timezone.now()).exclude(leased_until__gt=timezone.now())
+    due = (
+        Delivery.objects.filter(status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING], updated_at__lt=cutoff)
+        .exclude(next_attempt_at__gt=timezone.now())
+        .exclude(leased_until__gt=timezone.now())
+    )
     for delivery_id in due.values_list("pk", flat=True)[:1000]:
         delivery_send.delay(delivery_id)
         count += 1

@@ -25,8 +25,7 @@ def test_record_is_idempotent_and_announces_once(entities):
     assert first.event.entity == entities["aplus-enterprise"]  # the default
 
 
-# serialized_rollback: another transactional test (e.g. a live_server one) may have flushed the seeded entities.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_twenty_threads_recording_the_same_entry_make_one_row():
     entry = ledger_entry(event_id="stripe:pi_race", amount_cents=4200)
     barrier = threading.Barrier(20)

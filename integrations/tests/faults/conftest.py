@@ -249,3 +249,18 @@ def start_worker(tmp_path):
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def enqueue():
+    """Send a task to the real test Redis (not inline), as the web process would."""
+    from branchberg.celery import app
+
+    app.conf.CELERY_TASK_ALWAYS_EAGER = False
+
+    def send(task, *args) -> None:
+        with app.connection_for_write(os.environ["TEST_REDIS_URL"]) as broker:
+            task.apply_async(args, connection=broker)
+
+    yield send
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True

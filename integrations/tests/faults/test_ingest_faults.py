@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 def _delivery(n: int, prefix: str) -> str:
     pi = f"pi_{prefix}{n:04d}"
-    return json.dumps(event("payment_intent.succeeded", payment_intent(pi=pi, ch=f"ch_{prefix}{n:04d}", amount=1000 + n)))
+    return json.dumps(
+        event("payment_intent.succeeded", payment_intent(pi=pi, ch=f"ch_{prefix}{n:04d}", amount=1000 + n))
+    )
 
 
 def _post(base_url: str, body: str) -> int:
@@ -77,7 +79,11 @@ def test_redis_down_loses_nothing_and_the_sweeper_delivers_each_message_once(
     start_worker(name="sweeper")
     subprocess.run(
         [sys.executable, "-m", "celery", "-A", "branchberg", "call", "integrations.outbox_sweep", "--args", "[0]"],
-        cwd=ROOT, env=stack_env(), check=True, capture_output=True, timeout=60,
+        cwd=ROOT,
+        env=stack_env(),
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     wait_until(lambda: not pending.exists(), timeout=60, what="the sweeper to dispatch every stuck message")
     messages = OutboxMessage.objects.filter(payload__event_id__in=keys)
