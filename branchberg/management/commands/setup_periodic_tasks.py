@@ -9,6 +9,7 @@ SCHEDULE = [
     ("Summaries: send what is due (06:00 Central)", "summaries.tick", 15 * 60),
     ("Alerts: evaluate rules and detectors", "alerts.evaluate", 15 * 60),
     ("Outbox: re-enqueue stuck messages and deliveries", "integrations.outbox_sweep", 60),
+    ("Webhooks: book stored deliveries still waiting", "integrations.inbound_sweep", 60),
 ]
 
 
