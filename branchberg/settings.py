@@ -144,6 +144,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Webhook bodies above this are refused with 413 before anything is parsed.
 WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+# Inbound webhooks are stored first, then booked: "celery" hands booking to a worker
+# (inline anyway when no broker is configured); "inline" books within the request.
+WEBHOOK_PROCESSING = env.str("WEBHOOK_PROCESSING", default="celery")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 # Celery. Without a broker, tasks run inline (the zero-setup run).

@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -150,6 +151,42 @@ def _delivery_fail(*, delivery_id: int, error: str) -> InboundDelivery | None:
 def inbound_delivery_reprocess(*, delivery: InboundDelivery) -> InboundDelivery | None:
     """Admin / replay: process again whatever its status (idempotent on the ledger keys)."""
     return inbound_delivery_process(delivery_id=delivery.pk, force=True)
+
+
+def inbound_deliveries_drain(*, max_seconds: float = 50.0, batch: int = 200) -> int:
+    """Book every stored delivery still waiting, oldest first, in one pass (a worker's job).
+
+    Walks ids upwards so it never spins on rows another worker holds; rows
+    stored while it runs have higher ids and are picked up in the same pass.
+    """
+    started = time.monotonic()
+    last_id, done = 0, 0
+    while time.monotonic() - started < max_seconds:
+        ids = list(
+            InboundDelivery.objects.filter(status=InboundDelivery.Status.RECEIVED, pk__gt=last_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            break
+        for delivery_id in ids:
+            if inbound_delivery_process(delivery_id=delivery_id) is not None:
+                done += 1
+        last_id = ids[-1]
+    return done
+
+
+def inbound_deliveries_stuck_process(*, older_than: timedelta, limit: int = 500) -> int:
+    """Process deliveries still 'received' after `older_than` (their hand-off to a worker was lost)."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        InboundDelivery.objects.filter(status=InboundDelivery.Status.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for delivery_id in ids:
+        inbound_delivery_process(delivery_id=delivery_id)
+    return len(ids)
 
 
 def inbound_deliveries_replay(*, failed: bool = False, since: datetime | None = None) -> dict[str, int]:

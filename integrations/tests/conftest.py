@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from .webhook_helpers import GUMROAD_SECRET, GUMROAD_SELLER, STRIPE_SECRET, STRIPE_SECRET_OLD
@@ -16,15 +18,29 @@ def webhook_settings(settings):
     return settings
 
 
-@pytest.fixture
-def seeded_entities(django_db_blocker):
-    """Transactional tests flush the tables (the seed migration's entities too): put them back."""
-    import importlib
-
+def _seed_entities() -> dict:
     from revenue.models import Entity
 
     seed = importlib.import_module("revenue.migrations.0002_seed_entities")
-    with django_db_blocker.unblock():
-        for row in seed.ENTITIES:
-            Entity.objects.get_or_create(slug=row["slug"], defaults=row)
+    for row in seed.ENTITIES:
+        Entity.objects.get_or_create(slug=row["slug"], defaults=row)
     return {entity.slug: entity for entity in Entity.objects.all()}
+
+
+@pytest.fixture
+def seeded_entities(django_db_blocker):
+    """Transactional tests flush the tables (the seed migration's entities too): put them back."""
+    with django_db_blocker.unblock():
+        return _seed_entities()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a transactional test's flush, restore the seeded entities for the tests that follow."""
+    yield
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            _seed_entities()

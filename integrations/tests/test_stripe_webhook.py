@@ -376,3 +376,36 @@ def test_not_configured_is_503(client, settings):
 def test_get_is_not_allowed_and_no_trailing_slash_redirect(client):
     assert client.get("/webhooks/stripe").status_code == 405
     assert client.post("/webhooks/stripe/", data="{}", content_type="application/json").status_code == 404
+
+
+def test_deferred_processing_with_the_broker_down_still_stores_and_answers_200(client, settings):
+    """WEBHOOK_PROCESSING=celery: intake is one INSERT; if the hand-off fails, the drain/sweep books it later."""
+    from integrations import tasks
+    from integrations.services.ingest import inbound_deliveries_drain
+
+    settings.WEBHOOK_PROCESSING = "celery"
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # no broker is listening in the test environment
+    tasks._last_kick = 0.0
+    evt = h.event("charge.succeeded", h.charge())
+    response = deliver(client, evt)
+    assert response.json()["status"] == "received"
+    assert InboundDelivery.objects.get().status == "received" and RevenueEvent.objects.count() == 0
+    assert deliver(client, evt).json()["status"] == "duplicate"
+    assert inbound_deliveries_drain() == 1  # what the worker runs
+    assert InboundDelivery.objects.get().status == "processed"
+    assert RevenueEvent.objects.count() == 1
+
+
+def test_sweep_books_deliveries_whose_hand_off_was_lost(client, settings):
+    from datetime import timedelta
+
+    from integrations.services.ingest import inbound_deliveries_stuck_process, inbound_delivery_store
+
+    body = json.dumps(h.event("charge.succeeded", h.charge()))
+    delivery_id, created = inbound_delivery_store(
+        provider="stripe", event_id="evt_lost", event_type="charge.succeeded", raw_body=body, headers={}
+    )
+    assert created
+    InboundDelivery.objects.filter(pk=delivery_id).update(received_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert inbound_deliveries_stuck_process(older_than=timedelta(seconds=30)) == 1
+    assert InboundDelivery.objects.get().status == "processed" and RevenueEvent.objects.count() == 1

@@ -24,6 +24,7 @@ from ..models import InboundDelivery
 from ..services.ingest import inbound_delivery_pending_id, inbound_delivery_process, inbound_delivery_store
 from ..stripe.mapping import envelope_check
 from ..stripe.signature import SignatureRefused, stripe_signature_verify
+from ..tasks import inbound_drain_kick
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +84,18 @@ def _store_and_process(request: HttpRequest, *, provider: str, event_id: str, ev
     delivery_id, created = inbound_delivery_store(
         provider=provider, event_id=event_id, event_type=event_type, raw_body=body, headers=_headers(request)
     )
+    inline = settings.WEBHOOK_PROCESSING == "inline" or settings.CELERY_TASK_ALWAYS_EAGER
     if not created:
-        # A repeat: answer at once, unless the first copy never got processed (e.g. a 503 after storing).
-        delivery_id = inbound_delivery_pending_id(provider=provider, event_id=event_id)
+        # A repeat: answer at once, unless (inline) the first copy never got processed (a 503 after storing).
+        delivery_id = inbound_delivery_pending_id(provider=provider, event_id=event_id) if inline else None
         if delivery_id is None:
             return JsonResponse({"status": "duplicate", "event_id": event_id})
+    if not inline:
+        try:
+            inbound_drain_kick()
+        except Exception:  # the raw row is committed: the sweep books it (integrations.inbound_sweep)
+            logger.warning("could not hand delivery %s to a worker; the sweep will book it", delivery_id, exc_info=True)
+        return JsonResponse({"status": "received", "event_id": event_id})
     delivery = inbound_delivery_process(delivery_id=delivery_id)
     status = delivery.status if delivery is not None else "in_progress"
     return JsonResponse({"status": status, "event_id": event_id, "duplicate": not created})

@@ -10,6 +10,7 @@ SCHEDULE = [
     ("Alerts: evaluate rules and detectors", "alerts.evaluate", 15 * 60),
     ("Reconciliation: auto-match and alert on stale unmatched deposits", "alerts.reconciliation_check", 60 * 60),
     ("Outbox: re-enqueue stuck messages and deliveries", "integrations.outbox_sweep", 60),
+    ("Webhooks: book stored deliveries still waiting", "integrations.inbound_sweep", 60),
 ]
 
 

@@ -1,0 +1,362 @@
+"""Webhook intake under gunicorn vs raw PostgreSQL single-row INSERTs, measured in the same run.
+
+Run: scripts/bench.sh bench/bench_webhooks.py [--seconds 20] [--raw-seconds 10] [--senders 16]
+
+1. Raw rate: 16 psycopg connections (autocommit) INSERT one row each into a scratch
+   table as wide as a raw delivery, for --raw-seconds.
+2. Webhooks: gunicorn (gthread) on 127.0.0.1 against the same PostgreSQL; 16
+   concurrent senders POST signed, distinct Stripe `charge.succeeded` deliveries for
+   --seconds. Each delivery is verified, stored (its own commit) and booked into
+   the ledger in the request. Counts are checked against the database afterwards.
+Target: webhook rate >= 50% of the raw rate, p99 < 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import django
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SECRET = "whsec_bench_" + "x" * 24
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# ---------------------------------------------------------------- raw PostgreSQL baseline
+
+
+def raw_insert_rate(dsn: str, *, connections: int, seconds: float, body: str) -> tuple[float, int]:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_raw_scratch")
+        conn.execute(
+            "CREATE TABLE bench_raw_scratch (id bigserial primary key, provider varchar(16) not null, "
+            "event_id varchar(255) not null, event_type varchar(100) not null, raw_body text not null, "
+            "headers jsonb not null, status varchar(16) not null, error text not null, attempts int not null, "
+            "received_at timestamptz not null, processed_at timestamptz, unique (provider, event_id))"
+        )
+    counts = [0] * connections
+    stop = threading.Event()
+    barrier = threading.Barrier(connections + 1)
+
+    def worker(index: int) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            barrier.wait()
+            n = 0
+            while not stop.is_set():
+                conn.execute(
+                    "INSERT INTO bench_raw_scratch (provider, event_id, event_type, raw_body, headers, status, error, "
+                    "attempts, received_at) VALUES (%s, %s, %s, %s, %s, %s, '', 0, now())",
+                    ["stripe", f"evt_raw_{index}_{n}", "charge.succeeded", body, '{"Content-Type": "x"}', "received"],
+                )
+                n += 1
+            counts[index] = n
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    total = sum(counts)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE bench_raw_scratch")
+    return total / elapsed, total
+
+
+# ---------------------------------------------------------------- webhook senders
+
+
+def sample_event(run: str, sender: int, n: int, template: dict) -> str:
+    charge = dict(template)
+    charge["id"] = f"ch_bench_{run}_{sender}_{n}"
+    charge["payment_intent"] = f"pi_bench_{run}_{sender}_{n}"
+    return json.dumps(
+        {
+            "id": f"evt_bench_{run}_{sender}_{n}",
+            "object": "event",
+            "type": "charge.succeeded",
+            "created": int(time.time()),
+            "data": {"object": charge},
+        }
+    )
+
+
+def sender_process(port: int, first: int, threads: int, seconds: float, run: str, template: dict, queue) -> None:
+    from integrations.stripe.signature import stripe_signature_header
+
+    results = []
+    deadline_holder: list[float] = []
+    start_barrier = threading.Barrier(threads)
+
+    def sender(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        latencies, statuses, n = [], {}, 0
+        start_barrier.wait()
+        if not deadline_holder:
+            deadline_holder.append(time.perf_counter() + seconds)
+        deadline = deadline_holder[0]
+        while time.perf_counter() < deadline:
+            body = sample_event(run, index, n, template)
+            header = stripe_signature_header(payload=body, secret=SECRET, timestamp=int(time.time()))
+            t0 = time.perf_counter()
+            try:
+                conn.request(
+                    "POST",
+                    "/webhooks/stripe",
+                    body=body.encode(),
+                    headers={"Content-Type": "application/json", "Stripe-Signature": header},
+                )
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            except (OSError, http.client.HTTPException):
+                status = 0
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            latencies.append(time.perf_counter() - t0)
+            statuses[status] = statuses.get(status, 0) + 1
+            n += 1
+        conn.close()
+        results.append((latencies, statuses))
+
+    pool = [threading.Thread(target=sender, args=(first + i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    queue.put(results)
+
+
+def wait_http(port: int) -> bool:
+    for _ in range(300):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def run_mode(mode: str, args, *, run: str, template: dict) -> dict:
+    """Send for args.seconds against a fresh gunicorn in `mode` (celery: + a worker draining the queue)."""
+    from django.db import connection
+
+    from integrations.models import InboundDelivery
+    from revenue.models import RevenueEvent
+
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "WEBHOOK_PROCESSING": mode}
+    bin_dir = Path(sys.executable).parent
+    port = free_port()
+    children = [
+        subprocess.Popen(
+            [
+                str(bin_dir / "gunicorn"),
+                "branchberg.wsgi",
+                f"--bind=127.0.0.1:{port}",
+                f"--workers={args.workers}",
+                "--worker-class=gthread",
+                f"--threads={args.threads}",
+                "--keep-alive=30",
+                "--log-level=warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+    ]
+    if mode == "celery":
+        children.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "celery"),
+                    "-A",
+                    "branchberg",
+                    "worker",
+                    f"--concurrency={args.celery_workers}",
+                    "-l",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+            )
+        )
+    try:
+        if not wait_http(port):
+            raise RuntimeError("gunicorn did not start")
+        mine = InboundDelivery.objects.filter(event_id__startswith=f"evt_bench_{run}{mode[0]}_")
+        ledger_before = RevenueEvent.objects.count()
+        connection.close()
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        per_process = args.senders // args.sender_processes
+        processes = [
+            context.Process(
+                target=sender_process,
+                args=(port, i * per_process, per_process, args.seconds, f"{run}{mode[0]}", template, queue),
+            )
+            for i in range(args.sender_processes)
+        ]
+        for process in processes:
+            process.start()
+        results = []
+        for _ in processes:
+            results += queue.get(timeout=args.seconds + 120)
+        for process in processes:
+            process.join()
+        sent_done = time.perf_counter()
+        drain_seconds = 0.0
+        if mode == "celery":  # wait for the worker to book the backlog (bounded)
+            while time.perf_counter() - sent_done < args.drain_seconds:
+                if not mine.filter(status=InboundDelivery.Status.RECEIVED).exists():
+                    break
+                time.sleep(0.25)
+            drain_seconds = time.perf_counter() - sent_done
+        stored = mine.count()
+        booked = RevenueEvent.objects.count() - ledger_before
+        waiting = mine.filter(status=InboundDelivery.Status.RECEIVED).count()
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)  # warm shutdown: gunicorn and celery stop their own children
+        for child in children:
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+
+    latencies = [lat for lats, _ in results for lat in lats]
+    statuses: dict[int, int] = {}
+    for _, st in results:
+        for code, n in st.items():
+            statuses[code] = statuses.get(code, 0) + n
+    return {
+        "mode": mode,
+        "ok": statuses.get(200, 0),
+        "statuses": statuses,
+        "rate": statuses.get(200, 0) / args.seconds,
+        "p50": percentile(latencies, 50) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+        "stored": stored,
+        "booked": booked,
+        "waiting": waiting,
+        "drain": drain_seconds,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--raw-seconds", type=float, default=10.0)
+    parser.add_argument("--senders", type=int, default=16)
+    parser.add_argument("--sender-processes", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--celery-workers", type=int, default=2)
+    parser.add_argument("--drain-seconds", type=float, default=45.0)
+    parser.add_argument("--modes", default="celery,inline", help="celery (store, worker books) and/or inline")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "branchberg.settings")
+    os.environ["STRIPE_WEBHOOK_SECRET"] = SECRET
+    if not os.environ.get("TEST_REDIS_URL"):
+        print("TEST_REDIS_URL is not set: run through scripts/bench.sh")
+        return 1
+    os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]  # a broker, as in production
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    db = settings.DATABASES["default"]
+    dsn = f"host={db['HOST']} port={db['PORT']} dbname={db['NAME']} user={db['USER']}"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        sync_commit = cursor.fetchone()[0]
+        cursor.execute("SHOW fsync")
+        fsync = cursor.fetchone()[0]
+    template = json.loads(
+        (ROOT.parent / "shared" / "data" / "stripe" / "charge_ch_fakefakefakefakefake0001.json").read_text()
+    )
+    template.update(balance_transaction=None, amount_captured=template["amount"])
+    run = uuid.uuid4().hex[:8]
+    example_body = sample_event(run, 0, 0, template)
+    print(f"PostgreSQL fsync={fsync} synchronous_commit={sync_commit}; delivery body {len(example_body)} bytes")
+    print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}")
+
+    raw_rate, raw_total = raw_insert_rate(dsn, connections=args.senders, seconds=args.raw_seconds, body=example_body)
+    print(
+        f"raw INSERT: {raw_total} rows in {args.raw_seconds:.0f} s from {args.senders} connections = {raw_rate:,.0f}/s"
+    )
+    connection.close()
+
+    outcomes = [
+        run_mode(mode.strip(), args, run=run, template=template) for mode in args.modes.split(",") if mode.strip()
+    ]
+    print()
+    for o in outcomes:
+        print(
+            f"[{o['mode']}] {o['ok']} accepted {o['statuses']} in {args.seconds:.0f} s from {args.senders} senders "
+            f"(gunicorn gthread {args.workers}x{args.threads}): {o['rate']:,.0f}/s, p50 {o['p50']:.1f} ms, p99 {o['p99']:.1f} ms"
+        )
+        drain = (
+            f", worker drained the backlog {o['drain']:.1f} s after the senders stopped"
+            if o["mode"] == "celery"
+            else ""
+        )
+        print(f"    stored {o['stored']}, booked {o['booked']}, still waiting {o['waiting']}{drain}")
+    print()
+    print(f"{'metric':<44}{'target':>12}{'measured':>14}  result")
+    for o in outcomes:
+        ratio = o["rate"] / raw_rate if raw_rate else 0.0
+        exact = o["stored"] == o["ok"] and o["booked"] == o["ok"] and o["waiting"] == 0
+        print(
+            f"{'[' + o['mode'] + '] stored deliveries/s vs raw INSERT/s':<44}{'>= 50%':>12}{ratio * 100:>13.1f}%  {'PASS' if ratio >= 0.5 else 'FAIL'}"
+        )
+        print(
+            f"{'[' + o['mode'] + '] p99 latency':<44}{'< 100 ms':>12}{o['p99']:>11.1f} ms  {'PASS' if o['p99'] < 100 else 'FAIL'}"
+        )
+        print(
+            f"{'[' + o['mode'] + '] stored == accepted == booked':<44}{'yes':>12}{'yes' if exact else 'no':>14}  {'PASS' if exact else 'FAIL'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
