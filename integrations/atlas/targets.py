@@ -27,6 +27,8 @@ def _address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
         address = address.ipv4_mapped
     if address.is_loopback:
         return "loopback"
+    if address.is_unspecified:
+        return "reserved"
     if address.is_link_local:
         return "link-local"
     if address.is_private:
