@@ -32,10 +32,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = ApiKeyAuthentication
-    name = ["ApiKeyBearer", "ApiKeyHeader"]
+    name = "ApiKey"
 
     def get_security_definition(self, auto_schema):
-        return [
-            {"type": "http", "scheme": "bearer", "description": "An API key from `manage.py create_api_key`."},
-            {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        ]
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key from `manage.py create_api_key` or the admin, as `Authorization: Bearer "
+            "<key>`. The same key is also accepted in an `X-API-Key: <key>` header.",
+        }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -217,6 +217,35 @@ class EventSerializer(serializers.Serializer):
     def get_business_date(self, event) -> date:
         return business_date_of(event.occurred_at)
 
+    def to_representation(self, event) -> dict:
+        """The declared fields, built directly: a page of 1,000 rows stays cheap (same output as DRF's)."""
+        return {
+            "id": str(event.id),
+            "event_id": event.event_id,
+            "provider": event.provider,
+            "event_type": event.event_type,
+            "kind": event.kind,
+            "amount_cents": event.amount_cents,
+            "amount": self.get_amount(event),
+            "currency": event.currency,
+            "amount_usd_cents": event.amount_usd_cents,
+            "entity": event.entity.slug,
+            "occurred_at": _utc_text(event.occurred_at),
+            "business_date": self.get_business_date(event).isoformat(),
+            "created_at": _utc_text(event.created_at),
+            "customer_email": event.customer_email,
+            "customer_id": event.customer_id,
+            "parent_event_id": event.parent_event_id,
+            "reference": event.reference,
+            "metadata": event.metadata,
+        }
+
+
+def _utc_text(instant: datetime) -> str:
+    """DRF's DateTimeField output for UTC: ISO 8601 with Z."""
+    text = instant.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
 
 class EventsPageSerializer(serializers.Serializer):
     results = EventSerializer(many=True)
@@ -263,7 +292,9 @@ class SubscriptionCreateSerializer(serializers.Serializer):
     threshold_amount_cents = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=10**15, help_text="For threshold.crossed (minor units)."
     )
-    threshold_currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, allow_blank=True)
+    threshold_currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217 code, for threshold.crossed."
+    )
 
 
 class SubscriptionSerializer(serializers.Serializer):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import StreamingHttpResponse
+from django.http import QueryDict, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -57,6 +58,11 @@ class ApiView(APIView):
     @staticmethod
     def validated(serializer_class, data) -> dict:
         serializer = serializer_class(data=data)
+        if isinstance(data, QueryDict):
+            # DRF reads `?x=` as "x not given"; an empty filter is more likely a client bug: say so.
+            empty = {name: ["must not be empty"] for name in serializer.fields if data.get(name, None) == ""}
+            if empty:
+                raise ValidationError(empty)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 

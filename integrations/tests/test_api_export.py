@@ -37,9 +37,9 @@ def test_csv_export(api, ledger):
     by_name = {row["event_id"].removeprefix("ledger:"): row for row in rows}
     e5 = by_name["E5"]  # 01:30 CST, the second 01:30 of the fall-back night
     assert (e5["amount"], e5["amount_cents"], e5["currency"]) == ("-0.234", "-234", "KWD")
-    assert e5["occurred_at_utc"] == "2026-11-01T07:30:00+00:00"
-    assert e5["occurred_at_local"] == "2026-11-01T01:30:00-06:00"
-    assert by_name["E4"]["occurred_at_local"] == "2026-11-01T01:30:00-05:00"
+    assert e5["occurred_at_utc"] == "2026-11-01T07:30:00.000000Z"
+    assert e5["occurred_at_local"] == "2026-11-01T01:30:00.000000-06:00"
+    assert by_name["E4"]["occurred_at_local"] == "2026-11-01T01:30:00.000000-05:00"
     assert e5["business_date"] == "2026-11-01" and e5["time_zone"] == "America/Chicago"
     assert by_name["E2"]["business_date"] == "2026-10-31"  # Nov 1 in UTC, Oct 31 in Chicago
     assert by_name["E3"]["amount"] == "5000" and by_name["E6"]["amount"] == "-25.00"
@@ -57,7 +57,9 @@ def test_json_export(api, ledger):
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     rows = json.loads(streamed(response))
     assert [row["event_id"] for row in rows] == ["ledger:E5", "ledger:E6", "ledger:E11"]
-    assert rows[0]["amount_cents"] == -234 and rows[0]["time_zone"] == "America/Chicago"
+    assert rows[0]["amount_cents"] == -234 and rows[0]["amount"] == "-0.234"
+    assert rows[0]["time_zone"] == "America/Chicago" and rows[0]["occurred_at_local"].endswith("-06:00")
+    assert rows[2]["amount"] == "-1500" and rows[2]["amount_usd_cents"] is None
     empty = api.get("/api/v1/revenue/export", {"format": "json", "currency": "EUR"})
     assert json.loads(streamed(empty)) == []
 
@@ -111,8 +113,8 @@ def test_export_reads_through_a_server_side_cursor(api, ledger, django_assert_ma
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as captured:
-        rows = list(csv.DictReader(io.StringIO(streamed(api.get("/api/v1/revenue/export")))))
+        rows = json.loads(streamed(api.get("/api/v1/revenue/export", {"format": "json"})))
     assert len(rows) == len(LEDGER)
-    # Django declares a named cursor for QuerySet.iterator() on PostgreSQL: one SELECT, fetched in chunks.
+    # Django declares a named cursor for QuerySet.iterator() on PostgreSQL: one SELECT, fetched in chunks of 2.
     selects = [q["sql"] for q in captured.captured_queries if 'FROM "revenue_events"' in q["sql"]]
     assert len(selects) == 1
