@@ -62,8 +62,10 @@ def load(events: int, *, span_days: int = 3 * 365) -> float:
     began = time.perf_counter()
     with connection.cursor() as cursor:
         with cursor.connection.cursor().copy(f"COPY revenue_events ({COLUMNS}) FROM STDIN") as copy:
+            step = span_seconds / events
             for n in range(events):
-                occurred = start + timedelta(seconds=rng.random() * span_seconds)
+                # Roughly in time order, as a ledger is written (heap correlates with occurred_at).
+                occurred = start + timedelta(seconds=(n + rng.random()) * step)
                 roll = rng.random()
                 currency = rng.choice(CURRENCIES)
                 if roll < 0.85:
@@ -74,7 +76,7 @@ def load(events: int, *, span_days: int = 3 * 365) -> float:
                     kind, amount = "fee", -rng.randint(30, 2_000)
                 copy.write_row(
                     (
-                        uuid.UUID(int=rng.getrandbits(128), version=4),
+                        uuid.uuid4(),
                         f"bench:{n}",
                         rng.choice(PROVIDERS),
                         "sale" if kind == "payment" else kind,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, CharField, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -81,53 +81,67 @@ def revenue_totals_periods(*, as_of: datetime) -> list[Period]:
 def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = None) -> Totals:
     """Totals per entity, provider and currency for today, week to date and month to date.
 
-    One query: a single range scan from the earliest period start to `as_of`, with
-    one FILTERed aggregate per period and bucket, grouped by entity, provider, currency.
+    One query, one range scan from the earliest period start to `as_of`. The range is
+    cut at the period starts into disjoint segments, and PostgreSQL sums each
+    (entity, provider, currency, segment, bucket); a period is the sum of the few
+    segments it covers (a handful of grouped rows of one currency, added here).
     """
     as_of = as_of or timezone.now()
     periods = revenue_totals_periods(as_of=as_of)
-    earliest = min(period.start_at for period in periods)
-    queryset = RevenueEvent.objects.filter(occurred_at__gte=earliest, occurred_at__lte=as_of)
+    segment_starts = sorted({period.start_at for period in periods}, reverse=True)  # latest first
+    queryset = RevenueEvent.objects.filter(occurred_at__gte=segment_starts[-1], occurred_at__lte=as_of)
     if entity is not None:
         queryset = queryset.filter(entity=entity)
-    aggregates: dict = {}
-    for period in periods:
-        aggregates.update(_amount_aggregates(Q(occurred_at__gte=period.start_at), prefix=f"{period.name}__"))
+    segment = Case(
+        *[When(occurred_at__gte=start, then=Value(index)) for index, start in enumerate(segment_starts)],
+        output_field=IntegerField(),
+    )
+    bucket = Case(
+        When(amount_cents__gt=0, then=Value("gross_cents")),
+        When(kind__in=DEBIT_REFUND_KINDS, then=Value("refunds_cents")),
+        default=Value("other_debits_cents"),
+        output_field=CharField(),
+    )
     grouped = (
         queryset.order_by()
-        .values("entity__slug", "provider", "currency")
-        .annotate(**aggregates)
-        .order_by("entity__slug", "provider", "currency")
+        .annotate(segment=segment, bucket=bucket)
+        .values("entity__slug", "provider", "currency", "segment", "bucket")
+        .annotate(total=Sum("amount_cents"), rows=Count("*"))
     )
-    rows: dict[str, list[dict]] = {period.name: [] for period in periods}
-    by_currency: dict[str, dict[str, dict]] = {period.name: {} for period in periods}
+    covers = {
+        period.name: {i for i, start in enumerate(segment_starts) if start >= period.start_at} for period in periods
+    }
+    sums: dict[str, dict[tuple, dict]] = {period.name: {} for period in periods}
     for group in grouped:
+        key = (group["entity__slug"], group["provider"], group["currency"])
         for period in periods:
-            values = {field: group[f"{period.name}__{field}"] for field in AMOUNT_FIELDS}
-            if values["count"] == 0:
+            if group["segment"] not in covers[period.name]:
                 continue
-            rows[period.name].append(
-                {
-                    "entity": group["entity__slug"],
-                    "provider": group["provider"],
-                    "currency": group["currency"],
-                    **values,
-                }
-            )
-            # Adding up a handful of already-grouped rows of ONE currency: never across currencies.
-            currency_row = by_currency[period.name].setdefault(
-                group["currency"], {"currency": group["currency"], **dict.fromkeys(AMOUNT_FIELDS, 0)}
+            row = sums[period.name].setdefault(key, dict.fromkeys(AMOUNT_FIELDS, 0))
+            row[group["bucket"]] += group["total"]
+            row["net_cents"] += group["total"]
+            row["count"] += group["rows"]
+    rows: dict[str, list[dict]] = {}
+    by_currency: dict[str, list[dict]] = {}
+    for period in periods:
+        rows[period.name] = [
+            {"entity": slug, "provider": provider, "currency": currency, **values}
+            for (slug, provider, currency), values in sorted(sums[period.name].items())
+        ]
+        currency_rows: dict[str, dict] = {}
+        for row in rows[period.name]:  # rows of ONE currency are added: never across currencies
+            total = currency_rows.setdefault(
+                row["currency"], {"currency": row["currency"], **dict.fromkeys(AMOUNT_FIELDS, 0)}
             )
             for field in AMOUNT_FIELDS:
-                currency_row[field] += values[field]
+                total[field] += row[field]
+        by_currency[period.name] = sorted(currency_rows.values(), key=lambda r: r["currency"])
     return Totals(
         as_of=as_of,
         business_date=periods[0].first_day,
         periods=periods,
         rows=rows,
-        by_currency={
-            name: sorted(values.values(), key=lambda r: r["currency"]) for name, values in by_currency.items()
-        },
+        by_currency=by_currency,
     )
 
 

@@ -45,6 +45,7 @@ COLUMNS = [
 ]
 # Text that comes from outside (providers, CSV files, people) is guarded against formula injection.
 GUARDED = {"event_id", "event_type", "customer_email", "customer_id", "reference", "parent_event_id"}
+CHUNK_BYTES = 64 * 1024
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -140,8 +141,16 @@ def export_csv(queryset: QuerySet) -> Iterator[bytes]:
         # COPY takes no bind parameters: psycopg's client-side binding quotes them into the text.
         statement = psycopg.ClientCursor(raw).mogrify(sql, params)
         with raw.cursor() as copy_cursor, copy_cursor.copy(f"COPY ({statement}) TO STDOUT (FORMAT csv)") as copy:
+            # COPY hands over about one row per message: relay ~64 KiB at a time.
+            buffer, size = [], 0
             for data in copy:
-                yield bytes(data)
+                buffer.append(data)
+                size += len(data)
+                if size >= CHUNK_BYTES:
+                    yield b"".join(buffer)
+                    buffer, size = [], 0
+            if buffer:
+                yield b"".join(buffer)
         _utc_session(cursor)
 
 
