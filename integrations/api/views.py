@@ -191,8 +191,9 @@ class ExportView(ApiView):
         ),
         parameters=[s.ExportQuerySerializer],
         responses={
-            (200, "text/csv"): OpenApiTypes.STR,
+            # JSON first: schemathesis validates a body against the first media type listed.
             (200, "application/json"): s.ExportRowSerializer(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
             **ERRORS,
         },
     )
