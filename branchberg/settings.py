@@ -232,3 +232,16 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Atlas API (integrations.api): per-key request rate, throttle counters shared through
+# Redis when it is configured, and subscriber targets limited to public https unless
+# ATLAS_ALLOW_PRIVATE_TARGETS (default: DEBUG) is on for local testing.
+ATLAS_API_THROTTLE_RATE = env.str("ATLAS_API_THROTTLE_RATE", default="600/min")
+if env.str("REDIS_URL", default=""):
+    CACHES["api_throttle"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("REDIS_URL"),
+    }
+ATLAS_API_THROTTLE_CACHE = "api_throttle" if "api_throttle" in CACHES else "default"
+ATLAS_ALLOW_PRIVATE_TARGETS = env.bool("ATLAS_ALLOW_PRIVATE_TARGETS", default=DEBUG)
+ATLAS_EXPORT_CHUNK_ROWS = 5000

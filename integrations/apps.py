@@ -10,6 +10,7 @@ class IntegrationsConfig(AppConfig):
         from revenue.outbox import outbox_register_dispatcher
 
         from . import slack  # noqa: F401  (registers channels and formatters)
+        from .atlas import channel as atlas_channel  # noqa: F401
         from .slack import channel  # noqa: F401
         from .tasks import outbox_dispatch_enqueue
 

@@ -1,5 +1,7 @@
 """What crosses the boundary: the outbound delivery log (inbound raw deliveries live beside it)."""
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 
@@ -96,3 +98,78 @@ class InboundDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_id} ({self.status})"
+
+
+class ApiKey(models.Model):
+    """An Atlas client's credential. Only the SHA-256 of the key is stored; the key is shown once."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read revenue data"
+        SUBSCRIBE = "subscribe", "Manage webhook subscriptions"
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=16, unique=True, editable=False, help_text="First characters, to recognise a key."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False, help_text="sha256 hex of the full key.")
+    scopes = models.JSONField(default=list, help_text="Any of: read, subscribe.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_active_at(self, instant) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= instant:
+            return False
+        return self.expires_at is None or self.expires_at > instant
+
+
+class WebhookSubscription(models.Model):
+    """An Atlas endpoint that wants outbox topics, signed per the Standard Webhooks spec."""
+
+    class EventType(models.TextChoices):
+        EVENT_RECORDED = "revenue.event.recorded", "Ledger event recorded"
+        SUMMARY_DAILY = "summary.daily", "Daily summary"
+        SUMMARY_WEEKLY = "summary.weekly", "Weekly summary"
+        SUMMARY_MONTHLY = "summary.monthly", "Monthly summary"
+        ALERT_RAISED = "alert.raised", "Alert raised"
+        THRESHOLD_CROSSED = "threshold.crossed", "Single event at or above a threshold"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled"
+        DELETED = "deleted", "Deleted by the client"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    url = models.URLField(max_length=500)
+    event_types = models.JSONField(default=list)
+    secret = models.CharField(max_length=100, editable=False, help_text="whsec_… signing secret.")
+    threshold_amount_cents = models.BigIntegerField(null=True, blank=True)
+    threshold_currency = models.CharField(max_length=3, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    disabled_reason = models.CharField(max_length=255, blank=True, default="")
+    created_by = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="subscriptions"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(threshold_amount_cents__isnull=True) & models.Q(threshold_currency=""))
+                | (models.Q(threshold_amount_cents__gt=0) & ~models.Q(threshold_currency="")),
+                name="integrations_webhooksubscription_threshold_pair",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.status})"

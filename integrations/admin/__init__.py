@@ -1,1 +1,1 @@
-from . import deliveries, webhooks  # noqa: F401
+from . import api, deliveries, webhooks  # noqa: F401

@@ -1,1 +1,16 @@
-urlpatterns: list = []
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("api/v1/revenue/totals", views.TotalsView.as_view(), name="api-revenue-totals"),
+    path("api/v1/revenue/trends", views.TrendsView.as_view(), name="api-revenue-trends"),
+    path("api/v1/revenue/events", views.EventsView.as_view(), name="api-revenue-events"),
+    path("api/v1/revenue/export", views.ExportView.as_view(), name="api-revenue-export"),
+    path("api/v1/subscriptions", views.SubscriptionsView.as_view(), name="api-subscriptions"),
+    path("api/v1/subscriptions/<str:subscription_id>", views.SubscriptionDetailView.as_view(), name="api-subscription"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

@@ -32,15 +32,3 @@ def seeded_entities(django_db_blocker):
     """Transactional tests flush the tables (the seed migration's entities too): put them back."""
     with django_db_blocker.unblock():
         return _seed_entities()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """After a transactional test's flush, restore the seeded entities for the tests that follow."""
-    yield
-    marker = item.get_closest_marker("django_db")
-    if marker is not None and marker.kwargs.get("transaction"):
-        from pytest_django.plugin import blocking_manager_key
-
-        with item.config.stash[blocking_manager_key].unblock():
-            _seed_entities()
