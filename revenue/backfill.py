@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from .business_time import business_date_of, business_zone
@@ -368,16 +369,25 @@ def map_stripe_row(row: dict, *, file_name: str = "") -> MappedRow:
             raise RowError("Amount Refunded", "must be between 0 and the amount")
         refunded_on = _cell(row, "Refunded date (UTC)")
         refund_usd, refund_rate = _stripe_conversion(row, refunded, currency, "Converted Amount Refunded")
+        # Keyed and tagged exactly like the webhook's charge.refunded without a refund list, so
+        # the two paths share one rule: book only what no refund row explains yet (see
+        # RowPreparer.prepare), and a later refund.* delivery settles it instead of adding to it.
         entries.append(
             LedgerEntry(
-                event_id=f"{event_id}:refunded",
+                event_id=f"stripe:refund-unattributed:{charge_id}:{refunded}",
                 event_type="csv.refund",
                 kind=RevenueEvent.Kind.REFUND,
                 amount_cents=-refunded,
                 occurred_at=parse_occurred_at(refunded_on, "Refunded date (UTC)", naive_zone=UTC)
                 if refunded_on
                 else occurred_at,
-                metadata={**metadata, "cumulative_refund": True},
+                metadata={
+                    **metadata,
+                    "cumulative_refund": True,
+                    "refund_charge": charge_id,
+                    "refund_role": "unattributed",
+                    "amount_refunded": refunded,
+                },
                 parent_event_id=event_id,
                 description=f"Refunded (from export) {_cell(row, 'Description')}".strip(),
                 amount_usd_cents=-refund_usd if refund_usd is not None else None,
@@ -463,7 +473,7 @@ def map_gumroad_row(row: dict, *, file_name: str = "") -> MappedRow:
         occurred_at = datetime.combine(parsed_day, clock, tzinfo=UTC)
         if occurred_at > timezone.now() + _FUTURE_SLACK:
             raise RowError("Purchase Date", f"'{day}' is in the future")
-    event_id = f"gumroad:{purchase_id}"
+    event_id = f"gumroad:sale:{purchase_id}"  # Gumroad's purchase id is the ping's sale_id
     email = _email(row, "Purchase Email") or _email(row, "Buyer Email")
     metadata = {"source": f"csv:{FORMAT_GUMROAD}", "sale_id": purchase_id}
     for column, key in (
@@ -504,7 +514,7 @@ def map_gumroad_row(row: dict, *, file_name: str = "") -> MappedRow:
             raise RowError("Partial Refund ($)", "must be between 0 and the sale price")
         entries.append(
             LedgerEntry(
-                event_id=f"{event_id}:refund",
+                event_id=f"gumroad:refund:{purchase_id}",
                 event_type="csv.refund",
                 kind=RevenueEvent.Kind.REFUND,
                 amount_cents=-refund,
@@ -517,7 +527,7 @@ def map_gumroad_row(row: dict, *, file_name: str = "") -> MappedRow:
     if _flag(_cell(row, "Disputed?")):
         entries.append(
             LedgerEntry(
-                event_id=f"{event_id}:dispute",
+                event_id=f"gumroad:dispute:{purchase_id}",
                 event_type="csv.dispute",
                 kind=RevenueEvent.Kind.DISPUTE,
                 amount_cents=-amount,
@@ -530,7 +540,7 @@ def map_gumroad_row(row: dict, *, file_name: str = "") -> MappedRow:
         if _flag(_cell(row, "Dispute Won?")):
             entries.append(
                 LedgerEntry(
-                    event_id=f"{event_id}:dispute_won",
+                    event_id=f"gumroad:dispute_won:{purchase_id}",
                     event_type="csv.dispute_won",
                     kind=RevenueEvent.Kind.DISPUTE_REVERSAL,
                     amount_cents=amount,
@@ -569,7 +579,12 @@ class RowPreparer:
         self._entities: dict[tuple[str, str, str], EntityResolution] = {}
         self._rates: dict[str, tuple[list[date], list[Decimal]]] = {}
 
-    def prepare(self, entry: LedgerEntry, *, entity_column: str = "entity") -> PreparedRow:
+    def prepare(self, entry: LedgerEntry, *, entity_column: str = "entity") -> PreparedRow | None:
+        """Resolve and convert; None when the entry books nothing (a refund already explained)."""
+        if entry.metadata.get("refund_role") == "unattributed":
+            entry = _unexplained_refund(entry)
+            if entry is None:
+                return None
         key = (entry.entity_hint, entry.stripe_account, entry.product_id)
         if key not in self._entities:
             self._entities[key] = entity_resolve(
@@ -618,6 +633,19 @@ class RowPreparer:
             else None,
             fx_rate=prepared.fx_rate if prepared.fx_source != RevenueEvent.FxSource.IDENTITY else None,
         )
+
+
+def _unexplained_refund(entry: LedgerEntry) -> LedgerEntry | None:
+    """The part of a cumulative refunded amount that no ledger row for the charge explains yet."""
+    booked = RevenueEvent.objects.filter(
+        parent_event_id=entry.parent_event_id, metadata__refund_charge=entry.metadata["refund_charge"]
+    ).aggregate(total=Sum("amount_cents"))["total"]
+    remainder = entry.metadata["amount_refunded"] + (booked or 0)
+    if remainder <= 0:
+        return None
+    ratio_known = entry.amount_usd_cents is not None and entry.amount_cents
+    usd = entry.amount_usd_cents * remainder // -entry.amount_cents if ratio_known else entry.amount_usd_cents
+    return replace(entry, amount_cents=-remainder, amount_usd_cents=usd)
 
 
 # --- bulk insert -----------------------------------------------------------------------
@@ -861,7 +889,11 @@ def import_batch(*, batch: list[tuple[int, MappedRow]], preparer: RowPreparer, r
     prepared: list[PreparedRow] = []
     for number, mapped in batch:
         try:
-            prepared.extend(preparer.prepare(entry, entity_column=mapped.entity_column) for entry in mapped.entries)
+            prepared.extend(
+                row
+                for row in (preparer.prepare(entry, entity_column=mapped.entity_column) for entry in mapped.entries)
+                if row is not None
+            )
         except RowError as exc:
             report.errors.append((number, exc.column, exc.message))
     with transaction.atomic():

@@ -128,7 +128,11 @@ class LedgerImportResource(resources.Resource):
                 row_result.import_type = RowResult.IMPORT_TYPE_SKIP
                 row_result.diff = self._cells(row_values=row, note=f"Skipped: {mapped.skip_reason}")
                 return row_result
-            prepared = [self.preparer.prepare(e, entity_column=mapped.entity_column) for e in mapped.entries]
+            prepared = [
+                row
+                for row in (self.preparer.prepare(e, entity_column=mapped.entity_column) for e in mapped.entries)
+                if row is not None
+            ]
             existing = set(
                 RevenueEvent.objects.filter(event_id__in=[p.entry.event_id for p in prepared]).values_list(
                     "event_id", flat=True

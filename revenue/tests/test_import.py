@@ -88,7 +88,8 @@ def test_stripe_export_rows_map_like_the_webhooks():
 def test_gumroad_export_rows_map_sales_refunds_and_skip_non_money():
     mapped = [map_gumroad_row(row) for row in _rows("gumroad_sales.csv")]
     sale, partial, full, preorder, free, totals = mapped
-    assert sale.entries[0].event_id == "gumroad:Qx1vLegacyA1b2C3d4e5F=="
+    assert sale.entries[0].event_id == "gumroad:sale:Qx1vLegacyA1b2C3d4e5F=="  # the webhook's key
+    assert partial.entries[1].event_id.startswith("gumroad:refund:")
     assert sale.entries[0].amount_cents == 19900 and sale.entries[0].currency == "USD"
     assert sale.entries[0].occurred_at == datetime(2026, 6, 2, 14, 3, 11, tzinfo=UTC)
     assert sale.entries[0].product_id == "legacycourse"
