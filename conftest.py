@@ -16,12 +16,9 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _inline_celery(settings):
-    """Tasks run inline unless a test starts a real worker (see the `celery_worker_process` fixture)."""
+    """Tasks run inline unless a test starts a real worker. Celery reads Django settings lazily,
+    so the `settings` fixture is the one switch (tests flip it off to use a real broker)."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    from branchberg.celery import app
-
-    app.conf.CELERY_TASK_ALWAYS_EAGER = True
-    yield
 
 
 @pytest.fixture

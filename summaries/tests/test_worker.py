@@ -44,7 +44,7 @@ def _wait_for(condition, what: str, worker: subprocess.Popen, log: Path) -> None
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_sends_the_due_summary_once(seeded_entities, record, httpserver, tmp_path):
+def test_a_real_worker_sends_the_due_summary_once(seeded_entities, record, httpserver, tmp_path, settings):
     redis_url = os.environ.get("TEST_REDIS_URL")
     if not redis_url:
         pytest.fail("TEST_REDIS_URL is not set: run the suite with scripts/test.sh")
@@ -87,7 +87,7 @@ def test_a_real_worker_sends_the_due_summary_once(seeded_entities, record, https
 
     try:
         # The app reads Django settings under the CELERY_ namespace: namespaced keys are what count.
-        app.conf.CELERY_TASK_ALWAYS_EAGER = False
+        settings.CELERY_TASK_ALWAYS_EAGER = False  # Celery reads Django settings lazily
         app.conf.CELERY_BROKER_URL = redis_url
         _wait_for(lambda: " ready." in log.read_text(), "the worker to start", worker, log)
         with app.connection_for_write(redis_url) as broker:
@@ -128,7 +128,6 @@ def test_a_real_worker_sends_the_due_summary_once(seeded_entities, record, https
         posted = [r for r, _ in httpserver.log if "Daily Revenue Summary" in r.get_data(as_text=True)]
         assert len(posted) == 1
     finally:
-        app.conf.CELERY_TASK_ALWAYS_EAGER = True
         app.conf.CELERY_BROKER_URL = django_settings.CELERY_BROKER_URL
         worker.terminate()
         try:

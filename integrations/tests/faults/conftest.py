@@ -252,15 +252,23 @@ def start_worker(tmp_path):
 
 
 @pytest.fixture
-def enqueue():
+def enqueue(settings):
     """Send a task to the real test Redis (not inline), as the web process would."""
     from branchberg.celery import app
 
-    app.conf.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # Celery reads Django settings lazily
 
     def send(task, *args) -> None:
         with app.connection_for_write(os.environ["TEST_REDIS_URL"]) as broker:
             task.apply_async(args, connection=broker)
 
-    yield send
-    app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    return send
+
+
+@pytest.fixture(autouse=True)
+def _empty_broker():
+    """Each fault test starts with an empty queue: work left by an earlier test's workers is not ours."""
+    port = os.environ["TEST_REDIS_PORT"]
+    subprocess.run(["redis-cli", "-p", port, "FLUSHALL"], capture_output=True, timeout=10, check=False)
+    yield
+    subprocess.run(["redis-cli", "-p", port, "FLUSHALL"], capture_output=True, timeout=10, check=False)
