@@ -32,12 +32,14 @@ from .forms import (
     LedgerConfirmImportForm,
     LedgerImportForm,
     ManualEntryForm,
+    PayoutEntryForm,
     ReverseForm,
 )
 from .manual import ledger_event_reverse, manual_entry_correct, manual_entry_create
 from .models import Entity, ExchangeRate, LedgerAuditEntry, Payout, RevenueEvent
 from .money import format_money
 from .resources import IMPORT_RESOURCES, LedgerExportResource, SafeCSV
+from .services import payout_upsert
 
 
 class BusinessTimeAdminMixin:
@@ -551,9 +553,37 @@ class PayoutAdmin(BusinessTimeAdminMixin, SimpleHistoryAdmin):
         "updated_at",
     ]
     fields = [*readonly_fields, "metadata"]
+    add_form = PayoutEntryForm
 
-    def has_add_permission(self, request):
-        return False
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:  # "Add": a Gumroad payout or a wire/check batch entered by hand
+            kwargs["form"] = self.add_form
+            kwargs["fields"] = self.add_form.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return self.add_form.Meta.fields if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        payout, _ = payout_upsert(
+            provider=data["provider"],
+            payout_id=data["payout_id"],
+            entity=data["entity"],
+            amount_cents=data["amount_cents"],
+            currency=data["currency"],
+            status=Payout.Status.PAID,
+            arrival_on=data.get("arrival_on"),
+            statement_descriptor=data.get("statement_descriptor", ""),
+            metadata={"entered_by": request.user.get_username()},
+        )
+        for field in Payout._meta.concrete_fields:  # the admin logs and redirects with this object
+            setattr(obj, field.attname, getattr(payout, field.attname))
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -12,8 +12,15 @@ from import_export.forms import ConfirmImportForm, ImportForm
 
 from .business_time import business_today
 from .manual import ManualEntryData, active_manual_entries
-from .models import Entity, RevenueEvent
-from .money import ISO_4217_CODES, CurrencyError, format_money, minor_unit_exponent, to_minor_units
+from .models import Entity, Payout, RevenueEvent
+from .money import (
+    ISO_4217_CODES,
+    CurrencyError,
+    format_money,
+    minor_unit_exponent,
+    normalize_currency,
+    to_minor_units,
+)
 
 COMMON_CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "JPY", "KWD"]
 CURRENCY_CHOICES = [(c, c) for c in COMMON_CURRENCIES] + [
@@ -160,3 +167,37 @@ class LedgerImportForm(ImportForm):
 
 class LedgerConfirmImportForm(ConfirmImportForm):
     entity = forms.ModelChoiceField(queryset=Entity.objects.all(), required=False, widget=forms.HiddenInput)
+
+
+class PayoutEntryForm(forms.ModelForm):
+    """An expected bank deposit entered by hand: a Gumroad payout, or a wire / check batch."""
+
+    provider = forms.ChoiceField(
+        choices=[("gumroad", "Gumroad"), ("manual", "Manual (wire / check)")],
+        help_text="Stripe payouts arrive by webhook (payout.paid) and are not entered here.",
+    )
+    payout_amount = forms.CharField(label="Amount", help_text="In the currency's units, e.g. 1,234.50 USD.")
+    currency = forms.CharField(max_length=3, initial="USD")
+
+    class Meta:
+        model = Payout
+        fields = ["provider", "payout_id", "entity", "payout_amount", "currency", "arrival_on", "statement_descriptor"]
+        labels = {"payout_id": "Payout reference", "arrival_on": "Expected in the bank on"}
+
+    def clean_currency(self) -> str:
+        try:
+            return normalize_currency(self.cleaned_data["currency"])
+        except CurrencyError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if "payout_amount" in cleaned and "currency" in cleaned:
+            try:
+                cleaned["amount_cents"] = to_minor_units(cleaned["payout_amount"], cleaned["currency"])
+            except CurrencyError as exc:
+                self.add_error("payout_amount", str(exc))
+            else:
+                if cleaned["amount_cents"] <= 0:
+                    self.add_error("payout_amount", "A payout is a positive amount.")
+        return cleaned

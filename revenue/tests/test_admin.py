@@ -388,3 +388,38 @@ def test_export_through_the_admin_escapes_formula_cells(staff_client, entities, 
     assert row["reference"] == "'=cmd|' /C calc'!A0"
     assert row["customer_name"] == "'@SUM(1+1)" and row["description"] == "'-2+3"
     assert row["amount"] == "50.00" and row["currency"] == "USD"
+
+
+def test_a_gumroad_payout_is_entered_by_hand_as_an_expected_deposit(staff_client, entities):
+    from revenue.models import Payout
+
+    url = "/admin/revenue/payout/add/"
+    assert staff_client.get(url).status_code == 200
+    bad = staff_client.post(
+        url,
+        {
+            "provider": "gumroad",
+            "payout_id": "gp-1",
+            "entity": entities["legacy-unchained"].pk,
+            "payout_amount": "12.345",
+            "currency": "USD",
+            "arrival_on": "2026-06-05",
+        },
+    )
+    assert bad.status_code == 200 and "2 decimal places" in bad.content.decode()
+    assert not Payout.objects.exists()
+    good = staff_client.post(
+        url,
+        {
+            "provider": "gumroad",
+            "payout_id": "gp-1",
+            "entity": entities["legacy-unchained"].pk,
+            "payout_amount": "412.34",
+            "currency": "usd",
+            "arrival_on": "2026-06-05",
+            "statement_descriptor": "GUMROAD INC PAYOUT",
+        },
+    )
+    assert good.status_code == 302
+    payout = Payout.objects.get()
+    assert (payout.provider, payout.amount_cents, payout.currency, payout.status) == ("gumroad", 41234, "USD", "paid")
