@@ -24,6 +24,12 @@ def _delivery(n: int, prefix: str) -> str:
     )
 
 
+def _post_timed(base_url: str, body: str) -> tuple[int, float]:
+    started = time.monotonic()
+    status = _post(base_url, body)
+    return status, time.monotonic() - started
+
+
 def _post(base_url: str, body: str) -> int:
     response = requests.post(
         f"{base_url}/webhooks/stripe",
