@@ -21,6 +21,13 @@ def _inline_celery(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
+@pytest.fixture(autouse=True)
+def _direct_webhook_store(settings):
+    """The intake's group commit writes from its own thread and connection, outside a test's
+    transaction; tests that exercise it (live servers, transaction=True) switch it back on."""
+    settings.WEBHOOK_GROUP_COMMIT = False
+
+
 @pytest.fixture
 def artifacts_dir() -> Path:
     path = Path(os.environ.get("ARTIFACTS_DIR", settings.BASE_DIR / "artifacts"))

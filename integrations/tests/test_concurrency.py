@@ -15,8 +15,14 @@ from revenue.models import OutboxMessage, RevenueEvent
 from . import webhook_helpers as h
 
 
+@pytest.fixture(params=[False, True], ids=["direct-store", "group-commit"])
+def store_mode(request, settings):
+    settings.WEBHOOK_GROUP_COMMIT = request.param
+    return request.param
+
+
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_copies_of_one_stripe_event(live_server, seeded_entities):
+def test_fifty_concurrent_copies_of_one_stripe_event(live_server, seeded_entities, store_mode):
     body = json.dumps(h.event("charge.succeeded", h.charge()))
 
     def send(_):
@@ -37,7 +43,7 @@ def test_fifty_concurrent_copies_of_one_stripe_event(live_server, seeded_entitie
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_triples_and_refunds_stay_exact(live_server, seeded_entities):
+def test_fifty_concurrent_triples_and_refunds_stay_exact(live_server, seeded_entities, store_mode):
     """Different deliveries of the same money racing each other still give one row per movement."""
     events = []
     for i in range(10):
