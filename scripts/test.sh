@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite against a throwaway PostgreSQL and Redis on loopback.
-# Installs Debian's postgresql, redis-server and chromium when absent. Extra
-# arguments go to pytest (e.g. scripts/test.sh alerts -x).
+# Installs Debian's postgresql, redis-server, chromium and libfaketime when absent.
+# Extra arguments go to pytest (e.g. scripts/test.sh alerts -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh requirements-dev.txt
 eval "$(sed -n '/^apt_install()/,/^}/p' scripts/bootstrap.sh)"
 command -v chromium >/dev/null || apt_install chromium fonts-dejavu-core
+# The beat fault test moves the wall clock of real beat and worker processes through a week.
+apt_install libfaketime
 # Tests trade durability for speed; the fault and benchmark runs do not.
 export PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 source scripts/services.sh
