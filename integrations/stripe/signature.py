@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import stripe
 
 
@@ -15,7 +17,8 @@ class SignatureRefused(Exception):
 def stripe_signature_verify(*, payload: str, header: str | None, secrets: list[str], tolerance: int) -> None:
     """Accept when any secret verifies `t=…,v1=…` over f"{t}.{payload}" within `tolerance` seconds.
 
-    Raises SignatureRefused (missing, malformed, mismatched or stale).
+    Raises SignatureRefused (missing, malformed, mismatched, stale, or from the future:
+    the SDK only refuses old timestamps, and a future one would stretch the replay window).
     """
     if not header:
         raise SignatureRefused("missing_signature", "The Stripe-Signature header is missing.")
@@ -23,6 +26,7 @@ def stripe_signature_verify(*, payload: str, header: str | None, secrets: list[s
     for secret in secrets:
         try:
             stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
+            _refuse_future(header, tolerance)
             return
         except stripe.SignatureVerificationError as exc:
             # The SDK checks the HMAC first, so "tolerance" means this secret matched but the timestamp is old.
@@ -32,6 +36,15 @@ def stripe_signature_verify(*, payload: str, header: str | None, secrets: list[s
             "stale_signature", f"The signature timestamp is more than {tolerance} seconds old (replay refused)."
         )
     raise SignatureRefused("invalid_signature", "The Stripe-Signature does not match any configured secret.")
+
+
+def _refuse_future(header: str, tolerance: int) -> None:
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isdigit() and int(value) > time.time() + tolerance:
+            raise SignatureRefused(
+                "future_signature", f"The signature timestamp is more than {tolerance} seconds in the future."
+            )
 
 
 def stripe_signature_header(*, payload: str, secret: str, timestamp: int) -> str:
