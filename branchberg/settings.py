@@ -244,4 +244,3 @@ if env.str("REDIS_URL", default=""):
     }
 ATLAS_API_THROTTLE_CACHE = "api_throttle" if "api_throttle" in CACHES else "default"
 ATLAS_ALLOW_PRIVATE_TARGETS = env.bool("ATLAS_ALLOW_PRIVATE_TARGETS", default=DEBUG)
-ATLAS_EXPORT_CHUNK_ROWS = 5000
