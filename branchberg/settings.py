@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc served from our static files, not a CDN
     "django_celery_beat",
     "import_export",
     "simple_history",
@@ -216,6 +217,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The revenue ledger for Atlas: totals, trends, events, export and signed subscriptions.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /docs and /redoc load their JavaScript from drf-spectacular-sidecar through whitenoise:
+    # no third-party CDN on the page where people paste an API key (templates/drf_spectacular/
+    # drops ReDoc's Google Fonts too).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no badge from validator.swagger.io
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
