@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc served from our static files, not a CDN
     "django_celery_beat",
     "import_export",
     "simple_history",
@@ -219,6 +220,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The revenue ledger for Atlas: totals, trends, events, export and signed subscriptions.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /docs and /redoc load their JavaScript from drf-spectacular-sidecar through whitenoise:
+    # no third-party CDN on the page where people paste an API key (templates/drf_spectacular/
+    # drops ReDoc's Google Fonts too).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no badge from validator.swagger.io
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -240,11 +248,17 @@ LOGGING = {
 # Redis when it is configured, and subscriber targets limited to public https unless
 # ATLAS_ALLOW_PRIVATE_TARGETS (default: DEBUG) is on for local testing.
 ATLAS_API_THROTTLE_RATE = env.str("ATLAS_API_THROTTLE_RATE", default="600/min")
-if env.str("REDIS_URL", default=""):
+# Redis for the counters: REDIS_URL, else the Celery broker when that is Redis; none: process memory.
+_THROTTLE_REDIS_URL = env.str("REDIS_URL", default="") or (
+    CELERY_BROKER_URL if (CELERY_BROKER_URL or "").startswith(("redis://", "rediss://")) else ""
+)
+if _THROTTLE_REDIS_URL:
     CACHES["api_throttle"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env.str("REDIS_URL"),
+        "LOCATION": _THROTTLE_REDIS_URL,
+        "KEY_PREFIX": "throttle",
+        # A slow or absent Redis must not hold an API request for long (the throttle then lets it through).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 ATLAS_API_THROTTLE_CACHE = "api_throttle" if "api_throttle" in CACHES else "default"
 ATLAS_ALLOW_PRIVATE_TARGETS = env.bool("ATLAS_ALLOW_PRIVATE_TARGETS", default=DEBUG)
-ATLAS_EXPORT_CHUNK_ROWS = 5000

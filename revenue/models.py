@@ -150,6 +150,38 @@ class RevenueEvent(models.Model):
         return format_money(self.amount_cents, self.currency)
 
 
+class RevenueDailyRollup(models.Model):
+    """Sums of ledger rows per UTC calendar day, entity, provider, currency and kind.
+
+    Derived data, written only by database triggers on `revenue_events` (migration
+    0006): in the same statement and transaction as every insert, and every update,
+    delete or truncate SAFE_MODE allows, whatever the path (services, bulk import,
+    COPY, raw SQL). `revenue_totals` reads it for whole UTC days. Days are UTC, not
+    business days, so the rollup does not depend on REVENUE_TIME_ZONE.
+    """
+
+    occurred_on_utc = models.DateField(help_text="UTC calendar date of occurred_at.")
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    kind = models.CharField(max_length=20)
+    credit_cents = models.BigIntegerField(default=0, help_text="Sum of the positive rows.")
+    debit_cents = models.BigIntegerField(default=0, help_text="Sum of the negative rows (<= 0).")
+    event_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "revenue_daily_rollup"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["occurred_on_utc", "entity", "provider", "currency", "kind"],
+                name="revenue_revenuedailyrollup_one_per_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_on_utc} {self.entity_id} {self.provider} {self.currency} {self.kind}"
+
+
 class ExchangeRate(models.Model):
     """Reporting-currency rate for a currency on a day, with where it came from."""
 

@@ -13,17 +13,21 @@ Amount buckets, for every report:
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import reduce
+from zoneinfo import ZoneInfo
 
-from django.db.models import Case, CharField, Count, IntegerField, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
+from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate, TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from .business_time import business_zone, day_start, month_start, week_start
-from .models import Entity, RevenueEvent
+from .models import Entity, RevenueDailyRollup, RevenueEvent
 
 DEBIT_REFUND_KINDS = (RevenueEvent.Kind.REFUND, RevenueEvent.Kind.DISPUTE)
 GRANULARITIES = ("daily", "weekly", "monthly")
@@ -78,48 +82,119 @@ def revenue_totals_periods(*, as_of: datetime) -> list[Period]:
     return [Period(name, first, day_start(first), as_of) for name, first in firsts]
 
 
+_UTC = ZoneInfo("UTC")
+_ROLLUP_VENDORS = ("postgresql", "sqlite")  # where migration 0006 installs the rollup triggers
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=_UTC)
+
+
+def _utc_day_ceil(instant: datetime) -> date:
+    """The first UTC date that starts at or after `instant`."""
+    day = instant.astimezone(_UTC).date()
+    return day if _utc_midnight(day) == instant else day + timedelta(days=1)
+
+
+def _totals_split(starts: list[datetime], as_of: datetime) -> tuple[list[tuple[date, date]], Q]:
+    """Split [earliest start, as_of] into whole UTC days for the rollup and the rest for the ledger.
+
+    A day comes from the rollup when it lies wholly inside the range and no period starts
+    inside it (so each day belongs to one segment). Returns the rollup's runs of days
+    (first, last inclusive) and the ledger filter for everything else: the ragged ends
+    and the days a business period starts in. A period's sum is then exact for any as_of.
+    """
+    first = min(starts)
+    if connection.vendor not in _ROLLUP_VENDORS:
+        return [], Q(occurred_at__gte=first, occurred_at__lte=as_of)
+    cuts = {start.astimezone(_UTC).date() for start in starts if start != _utc_midnight(_utc_day_ceil(start))}
+    runs: list[tuple[date, date]] = []
+    day, end = _utc_day_ceil(first), as_of.astimezone(_UTC).date()  # whole days end by as_of: before `end`
+    while day < end:
+        if day in cuts:
+            day += timedelta(days=1)
+            continue
+        last = day
+        while last + timedelta(days=1) < end and last + timedelta(days=1) not in cuts:
+            last += timedelta(days=1)
+        runs.append((day, last))
+        day = last + timedelta(days=1)
+    ranges, cursor = [], first
+    for run_first, run_last in runs:
+        if cursor < _utc_midnight(run_first):
+            ranges.append(Q(occurred_at__gte=cursor, occurred_at__lt=_utc_midnight(run_first)))
+        cursor = _utc_midnight(run_last + timedelta(days=1))
+    ranges.append(Q(occurred_at__gte=cursor, occurred_at__lte=as_of))
+    return runs, reduce(operator.or_, ranges)
+
+
 def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = None) -> Totals:
     """Totals per entity, provider and currency for today, week to date and month to date.
 
-    One query, one range scan from the earliest period start to `as_of`. The range is
-    cut at the period starts into disjoint segments, and PostgreSQL sums each
-    (entity, provider, currency, segment, bucket); a period is the sum of the few
-    segments it covers (a handful of grouped rows of one currency, added here).
+    One query. The range from the earliest period start to `as_of` is cut at the period
+    starts into disjoint segments; a period is the sum of the segments it covers. Whole
+    UTC days come from `revenue_daily_rollup` (kept by triggers in the writing
+    transaction), the rest (at most a few days' rows) from the ledger, and PostgreSQL
+    sums both per (entity, provider, currency, kind, segment), UNION ALL. So the cost
+    does not grow with the number of rows in the month.
     """
     as_of = as_of or timezone.now()
     periods = revenue_totals_periods(as_of=as_of)
     segment_starts = sorted({period.start_at for period in periods}, reverse=True)  # latest first
-    queryset = RevenueEvent.objects.filter(occurred_at__gte=segment_starts[-1], occurred_at__lte=as_of)
+    runs, ledger_filter = _totals_split(segment_starts, as_of)
+
+    ledger_rows = RevenueEvent.objects.filter(ledger_filter)
     if entity is not None:
-        queryset = queryset.filter(entity=entity)
-    segment = Case(
+        ledger_rows = ledger_rows.filter(entity=entity)
+    ledger_segment = Case(
         *[When(occurred_at__gte=start, then=Value(index)) for index, start in enumerate(segment_starts)],
         output_field=IntegerField(),
     )
-    bucket = Case(
-        When(amount_cents__gt=0, then=Value("gross_cents")),
-        When(kind__in=DEBIT_REFUND_KINDS, then=Value("refunds_cents")),
-        default=Value("other_debits_cents"),
-        output_field=CharField(),
+    grouped = _grouped(
+        ledger_rows,
+        ledger_segment,
+        credit=Sum("amount_cents", filter=Q(amount_cents__gt=0)),
+        debit=Sum("amount_cents", filter=Q(amount_cents__lt=0)),
+        rows=Count("*"),
     )
-    grouped = (
-        queryset.order_by()
-        .annotate(segment=segment, bucket=bucket)
-        .values("entity__slug", "provider", "currency", "segment", "bucket")
-        .annotate(total=Sum("amount_cents"), rows=Count("*"))
-    )
+    if runs:
+        days = reduce(operator.or_, [Q(occurred_on_utc__range=run) for run in runs])
+        rollup_rows = RevenueDailyRollup.objects.filter(days, event_count__gt=0)
+        if entity is not None:
+            rollup_rows = rollup_rows.filter(entity=entity)
+        # A rollup day lies wholly in one segment: it is in segment i when it starts at or after start i.
+        rollup_segment = Case(
+            *[
+                When(occurred_on_utc__gte=_utc_day_ceil(start), then=Value(index))
+                for index, start in enumerate(segment_starts)
+            ],
+            output_field=IntegerField(),
+        )
+        grouped = grouped.union(
+            _grouped(
+                rollup_rows,
+                rollup_segment,
+                credit=Sum("credit_cents"),
+                debit=Sum("debit_cents"),
+                rows=Sum("event_count"),
+            ),
+            all=True,
+        )
+
     covers = {
         period.name: {i for i, start in enumerate(segment_starts) if start >= period.start_at} for period in periods
     }
     sums: dict[str, dict[tuple, dict]] = {period.name: {} for period in periods}
     for group in grouped:
-        key = (group["entity__slug"], group["provider"], group["currency"])
+        key = (group["g_entity"], group["g_provider"], group["g_currency"])
+        debit_bucket = "refunds_cents" if group["g_kind"] in DEBIT_REFUND_KINDS else "other_debits_cents"
         for period in periods:
-            if group["segment"] not in covers[period.name]:
+            if group["g_segment"] not in covers[period.name]:
                 continue
             row = sums[period.name].setdefault(key, dict.fromkeys(AMOUNT_FIELDS, 0))
-            row[group["bucket"]] += group["total"]
-            row["net_cents"] += group["total"]
+            row["gross_cents"] += group["credit"] or 0
+            row[debit_bucket] += group["debit"] or 0
+            row["net_cents"] += (group["credit"] or 0) + (group["debit"] or 0)
             row["count"] += group["rows"]
     rows: dict[str, list[dict]] = {}
     by_currency: dict[str, list[dict]] = {}
@@ -142,6 +217,23 @@ def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = Non
         periods=periods,
         rows=rows,
         by_currency=by_currency,
+    )
+
+
+def _grouped(queryset: QuerySet, segment: Case, **sums) -> QuerySet:
+    """(entity slug, provider, currency, kind, segment) groups with `sums`; the same columns for
+    the ledger and the rollup, so the two can be UNION ALL-ed."""
+    return (
+        queryset.order_by()
+        .annotate(
+            g_entity=F("entity__slug"),
+            g_provider=F("provider"),
+            g_currency=F("currency"),
+            g_kind=F("kind"),
+            g_segment=segment,
+        )
+        .values("g_entity", "g_provider", "g_currency", "g_kind", "g_segment")
+        .annotate(**sums)
     )
 
 
@@ -350,3 +442,36 @@ def revenue_events_page(
 
 def entity_by_slug(slug: str) -> Entity | None:
     return Entity.objects.filter(slug=slug).first()
+
+
+# ---------------------------------------------------------------------------- daily rollup
+
+
+def revenue_daily_rollup_expected() -> QuerySet:
+    """What revenue_daily_rollup should hold, computed from the ledger (one GROUP BY)."""
+    return (
+        RevenueEvent.objects.order_by()
+        .annotate(day=TruncDate("occurred_at", tzinfo=_UTC))
+        .values("day", "entity_id", "provider", "currency", "kind")
+        .annotate(
+            credit=Coalesce(Sum("amount_cents", filter=Q(amount_cents__gt=0)), 0),
+            debit=Coalesce(Sum("amount_cents", filter=Q(amount_cents__lt=0)), 0),
+            rows=Count("id"),
+        )
+    )
+
+
+def revenue_daily_rollup_drift() -> list[tuple]:
+    """Keys (UTC day, entity id, provider, currency, kind) where the rollup differs from the ledger.
+
+    Empty unless the triggers were bypassed (a restore or replica with triggers disabled).
+    """
+    expected = {
+        (r["day"], r["entity_id"], r["provider"], r["currency"], r["kind"]): (r["credit"], r["debit"], r["rows"])
+        for r in revenue_daily_rollup_expected().iterator()
+    }
+    stored = {
+        (r.occurred_on_utc, r.entity_id, r.provider, r.currency, r.kind): (r.credit_cents, r.debit_cents, r.event_count)
+        for r in RevenueDailyRollup.objects.exclude(event_count=0).iterator()
+    }
+    return sorted(key for key in expected.keys() | stored.keys() if expected.get(key) != stored.get(key))

@@ -10,15 +10,16 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .business_time import business_date_of
 from .entries import LedgerEntry
 from .errors import ApplicationError, Conflict
-from .models import Entity, ExchangeRate, Payout, RevenueEvent
+from .models import Entity, ExchangeRate, Payout, RevenueDailyRollup, RevenueEvent
 from .money import CurrencyError, convert_minor_units, normalize_currency
 from .outbox import outbox_publish
+from .selectors import revenue_daily_rollup_expected
 
 TOPIC_EVENT_RECORDED = "revenue.event.recorded"
 
@@ -292,3 +293,22 @@ def payout_upsert(
     payout.metadata = {**payout.metadata, **(metadata or {})}
     payout.save()
     return payout, False
+
+
+@transaction.atomic
+def revenue_daily_rollup_rebuild() -> int:
+    """Recompute revenue_daily_rollup from the ledger; returns the number of rollup rows.
+
+    The triggers keep the rollup exact on every write. This is for when they could not run
+    (a data-only restore or a replica applying rows with triggers disabled). Ledger writers
+    wait until it commits (SHARE lock), so no row is counted twice or missed.
+    """
+    table = RevenueDailyRollup._meta.db_table
+    columns = "occurred_on_utc, entity_id, provider, currency, kind, credit_cents, debit_cents, event_count"
+    select, params = revenue_daily_rollup_expected().query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"LOCK TABLE {RevenueEvent._meta.db_table} IN SHARE MODE")
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (model table names)
+        cursor.execute(f"INSERT INTO {table} ({columns}) {select}", params)
+        return cursor.rowcount

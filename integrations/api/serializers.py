@@ -116,6 +116,30 @@ class TotalsSerializer(serializers.Serializer):
     entity = serializers.CharField(allow_null=True)
     periods = TotalsPeriodsSerializer()
 
+    PERIODS = tuple(TotalsPeriodsSerializer().fields)
+    ROW_FIELDS = tuple(TotalsRowSerializer().fields)
+    AMOUNT_FIELDS = tuple(AmountsSerializer().fields)
+
+    def to_representation(self, totals: dict) -> dict:
+        """The declared fields, built directly: a few hundred rows stay cheap (same output as DRF's)."""
+
+        def period(values: dict) -> dict:
+            return {
+                "first_day": values["first_day"].isoformat(),
+                "start_at": _utc_text(values["start_at"]),
+                "end_at": _utc_text(values["end_at"]),
+                "rows": [{name: row[name] for name in self.ROW_FIELDS} for row in values["rows"]],
+                "by_currency": [{name: row[name] for name in self.AMOUNT_FIELDS} for row in values["by_currency"]],
+            }
+
+        return {
+            "as_of": _utc_text(totals["as_of"]),
+            "business_date": totals["business_date"].isoformat(),
+            "time_zone": totals["time_zone"],
+            "entity": totals["entity"],
+            "periods": {name: period(totals["periods"][name]) for name in self.PERIODS},
+        }
+
 
 # ---------------------------------------------------------------------------- trends
 

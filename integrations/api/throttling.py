@@ -1,10 +1,20 @@
-"""Per-key request rate (DRF SimpleRateThrottle); 429 carries Retry-After (branchberg.exceptions)."""
+"""Per-key request rate (DRF SimpleRateThrottle); 429 carries Retry-After (branchberg.exceptions).
+
+Counters live in ATLAS_API_THROTTLE_CACHE: Django's RedisCache when Redis is configured (one
+count for every web process), else process memory. If Redis cannot be reached the request is
+let through and a warning logged: an outage of the counter store does not take the API down.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.cache import caches
+from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -21,3 +31,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view) -> str:
         ident = f"key{request.auth.pk}" if request.auth is not None else self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except RedisError:
+            logger.warning("API throttle: Redis unavailable, request let through", exc_info=True)
+            return True

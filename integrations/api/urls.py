@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from . import views
 
@@ -11,6 +11,6 @@ urlpatterns = [
     path("api/v1/subscriptions", views.SubscriptionsView.as_view(), name="api-subscriptions"),
     path("api/v1/subscriptions/<str:subscription_id>", views.SubscriptionDetailView.as_view(), name="api-subscription"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("docs", views.SwaggerDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc", views.RedocDocsView.as_view(url_name="api-schema"), name="api-redoc"),
 ]

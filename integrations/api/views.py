@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import QueryDict, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -277,3 +278,29 @@ class SubscriptionDetailView(ApiView):
     def delete(self, request: Request, subscription_id: str) -> Response:
         subscription_delete(subscription=subscription_get(subscription_id=subscription_id, owner=request.auth))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------------------- documentation pages
+
+# /docs and /redoc run only what we serve (drf-spectacular-sidecar through whitenoise): the page
+# where people paste an API key talks to no third party. Inline styles are the UIs' own; ReDoc's
+# search runs in a blob: worker; its footer logo from cdn.redoc.ly is refused (it hides itself).
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+class DocsPolicy:
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
+        return response
+
+
+class SwaggerDocsView(DocsPolicy, SpectacularSwaggerSplitView):
+    """Swagger UI with its settings script served from this URL (?script), not inline: CSP allows no inline script."""
+
+
+class RedocDocsView(DocsPolicy, SpectacularRedocView):
+    """ReDoc, from our static files."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from io import StringIO
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -93,6 +98,84 @@ def test_throttled_requests_get_429_with_retry_after(settings):
     assert 1 <= int(response["Retry-After"]) <= 61
     assert client_with(HTTP_X_API_KEY=other).get(TOTALS).status_code == 200  # per key, not global
     caches[settings.ATLAS_API_THROTTLE_CACHE].clear()
+
+
+REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+LOCMEM_CACHE = "django.core.cache.backends.locmem.LocMemCache"
+
+
+@pytest.mark.django_db(False)
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        (
+            {"REDIS_URL": "redis://cache.internal:6379/1"},
+            ("api_throttle", REDIS_CACHE, "redis://cache.internal:6379/1"),
+        ),
+        (
+            {"CELERY_BROKER_URL": "rediss://broker.internal:6380/0"},
+            ("api_throttle", REDIS_CACHE, "rediss://broker.internal:6380/0"),
+        ),
+        (
+            {"REDIS_URL": "redis://cache.internal/2", "CELERY_BROKER_URL": "redis://broker.internal/0"},
+            ("api_throttle", REDIS_CACHE, "redis://cache.internal/2"),
+        ),
+        ({"CELERY_BROKER_URL": "amqp://guest@rabbit//"}, ("default", LOCMEM_CACHE, "")),
+        ({}, ("default", LOCMEM_CACHE, "")),
+    ],
+)
+def test_throttle_counters_live_in_redis_when_redis_is_configured(environment, expected):
+    """The settings module, loaded fresh under each environment."""
+    base = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL", "DEBUG")}
+    script = (
+        "import branchberg.settings as s; c = s.CACHES[s.ATLAS_API_THROTTLE_CACHE]; "
+        "print(s.ATLAS_API_THROTTLE_CACHE, c['BACKEND'], c.get('LOCATION', ''), sep='|')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**base, "SECRET_KEY": "x", **environment},
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert tuple(result.stdout.strip().split("|")) == expected
+
+
+def test_throttle_counts_in_redis_when_configured(settings):
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("scripts/test.sh starts the test Redis")
+    settings.CACHES = {
+        **settings.CACHES,
+        "api_throttle": {"BACKEND": REDIS_CACHE, "LOCATION": redis_url, "KEY_PREFIX": "throttle-test"},
+    }
+    settings.ATLAS_API_THROTTLE_CACHE = "api_throttle"
+    settings.ATLAS_API_THROTTLE_RATE = "3/min"
+    caches["api_throttle"].clear()
+    key, raw = api_key_create(name="shared", scopes=["read"])
+    client = client_with(HTTP_X_API_KEY=raw)
+    assert [client.get(TOTALS).status_code for _ in range(3)] == [200, 200, 200]
+    assert_error(client.get(TOTALS), 429, "throttled")
+    # the history is in Redis, where every web process reads it
+    stored = redis.Redis.from_url(redis_url).keys(f"throttle-test:*key{key.pk}*")
+    assert len(stored) == 1
+    caches["api_throttle"].clear()
+
+
+def test_an_unreachable_throttle_redis_lets_requests_through(settings, caplog):
+    settings.CACHES = {
+        **settings.CACHES,
+        "api_throttle": {
+            "BACKEND": REDIS_CACHE,
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        },
+    }
+    settings.ATLAS_API_THROTTLE_CACHE = "api_throttle"
+    _, raw = api_key_create(name="no-redis", scopes=["read"])
+    assert client_with(HTTP_X_API_KEY=raw).get(TOTALS).status_code == 200
+    assert "Redis unavailable" in caplog.text
 
 
 def test_throttling_is_opt_in_per_view_so_provider_webhooks_are_never_throttled(settings):

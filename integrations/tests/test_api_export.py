@@ -8,10 +8,16 @@ import io
 import json
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
+from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.http import StreamingHttpResponse
 
+from integrations.api import export
 from integrations.api.export import csv_safe
+from revenue.models import RevenueEvent
+from revenue.selectors import revenue_events_list
 from revenue.services import revenue_event_record
 from revenue.tests.factories import ledger_entry
 
@@ -107,14 +113,134 @@ def test_export_bad_format_is_a_json_400(api):
     assert response.json()["code"] == "invalid" and "format" in response.json()["errors"]
 
 
-def test_export_reads_through_a_server_side_cursor(api, ledger, django_assert_max_num_queries, settings):
-    settings.ATLAS_EXPORT_CHUNK_ROWS = 2
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+def test_export_is_one_copy_relayed_in_chunks(api, ledger, monkeypatch, django_assert_max_num_queries):
+    monkeypatch.setattr(export, "CHUNK_BYTES", 1)  # every row becomes its own chunk
+    api.get("/api/v1/revenue/totals")  # marks the key used, so the export does not write
+    # The key lookup, the entity slugs, a savepoint, the session time zone set and reset, the release;
+    # the COPY itself runs on the raw connection, whatever the number of rows.
+    with django_assert_max_num_queries(6):
+        csv_chunks = list(api.get("/api/v1/revenue/export").streaming_content)
+    with django_assert_max_num_queries(6):
+        json_chunks = list(api.get("/api/v1/revenue/export", {"format": "json"}).streaming_content)
+    assert len(csv_chunks) == 1 + len(LEDGER)  # the header, then one chunk per row
+    assert len(json_chunks) == 2 + len(LEDGER)  # "[", the rows, "]"
+    assert json_chunks[1].startswith(b"{") and all(chunk.startswith(b",{") for chunk in json_chunks[2:-1])
 
-    with CaptureQueriesContext(connection) as captured:
-        rows = json.loads(streamed(api.get("/api/v1/revenue/export", {"format": "json"})))
-    assert len(rows) == len(LEDGER)
-    # Django declares a named cursor for QuerySet.iterator() on PostgreSQL: one SELECT, fetched in chunks of 2.
-    selects = [q["sql"] for q in captured.captured_queries if 'FROM "revenue_events"' in q["sql"]]
-    assert len(selects) == 1
+
+HOSTILE = [
+    '=HYPERLINK("http://evil")',
+    'say "hi"',
+    "back\\slash \\u0041",
+    "tab\tinside",
+    "new\nline",
+    "\rcr first",
+    "bell\x07 and \x1f",
+    "é ünicode ✓ 💸",
+    "quote'single, comma",
+    "-1",
+]
+
+
+@pytest.fixture
+def varied_ledger(entities):
+    """Rows that stress the SQL formatting: hostile text, every minor-unit class, edge instants."""
+    aplus = entities["aplus-enterprise"]
+    instants = [
+        datetime(2026, 11, 1, 6, 30, tzinfo=UTC),  # 01:30 CDT
+        datetime(2026, 11, 1, 7, 30, tzinfo=UTC),  # 01:30 CST
+        datetime(2026, 3, 8, 8, 0, 0, 10, tzinfo=UTC),  # spring forward; trailing zeros in the microseconds
+        datetime(2026, 6, 1, 0, 0, 0, 123450, tzinfo=UTC),
+        datetime(1970, 1, 2, tzinfo=UTC),
+        datetime(2999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    amounts = [("USD", 0), ("USD", -1), ("JPY", 123456789), ("KWD", -1), ("CLF", 12345), ("BHD", 10**15), ("EUR", 5)]
+    for n, text in enumerate(HOSTILE):
+        currency, amount = amounts[n % len(amounts)]
+        revenue_event_record(
+            entry=ledger_entry(
+                event_id=f"{text}#{n}",
+                event_type=text,
+                kind="adjustment",
+                amount_cents=amount,
+                currency=currency,
+                occurred_at=instants[n % len(instants)],
+                customer_email=None if n % 3 == 0 else text,
+                customer_id=text if n % 2 else None,
+                reference=text,
+                parent_event_id=text,
+            )
+        )
+    # Values no service writes, straight into the table: unknown provider, kind and currency.
+    RevenueEvent.objects.bulk_create(
+        [
+            RevenueEvent(
+                event_id="raw:odd",
+                provider='we"ird',
+                event_type="x",
+                kind="odd\\kind",
+                amount_cents=-123,
+                currency='X"Z',
+                amount_usd_cents=-7,
+                entity=aplus,
+                occurred_at=instants[0],
+            )
+        ]
+    )
+
+
+def test_postgresql_export_equals_the_python_formatter(api, varied_ledger, ledger, monkeypatch):
+    """The SQL-built CSV and JSON read back exactly like the Python twin used off PostgreSQL."""
+
+    def both(params: dict) -> tuple[str, str]:
+        produced = streamed(api.get("/api/v1/revenue/export", params))
+        with monkeypatch.context() as patch:
+            patch.setattr(connection, "vendor", "sqlite")  # the fallback path, run against the same rows
+            fallback = streamed(api.get("/api/v1/revenue/export", params))
+        return produced, fallback
+
+    for params in ({}, {"currency": "USD"}, {"kind": "adjustment"}):
+        produced, fallback = both({**params, "format": "csv"})
+        rows = list(csv.reader(io.StringIO(produced, newline="")))
+        assert rows == list(csv.reader(io.StringIO(fallback, newline="")))
+        assert len(rows) > 1 and rows[0] == export.COLUMNS
+        produced, fallback = both({**params, "format": "json"})
+        assert json.loads(produced) == json.loads(fallback)
+    rows = json.loads(both({"format": "json"})[0])
+    odd = next(row for row in rows if row["event_id"] == "raw:odd")
+    assert (odd["provider"], odd["kind"], odd["currency"], odd["amount"]) == ('we"ird', "odd\\kind", 'X"Z', "-1.23")
+    assert {row["event_type"] for row in rows} >= {export.csv_safe(text) for text in HOSTILE}
+    by_currency = {row["currency"]: row["amount"] for row in rows if "#" in row["event_id"]}
+    assert by_currency == {
+        "USD": "-0.01",
+        "JPY": "123456789",
+        "KWD": "-0.001",
+        "CLF": "1.2345",
+        "BHD": "1000000000000.000",
+        "EUR": "0.05",
+    }
+
+
+def test_a_copy_that_fails_midway_raises_and_leaves_the_connection_usable(ledger, monkeypatch):
+    monkeypatch.setattr(export, "CHUNK_BYTES", 1)
+    # E10 (99,999 cents) makes the division fail: COPY stops with an error, not with a short file.
+    failing = (
+        RevenueEvent.objects.annotate(x=RawSQL("(1 / (amount_cents - 99999))::text", []))
+        .order_by("occurred_at", "id")
+        .values_list("x")
+    )
+    monkeypatch.setattr(export, "_pg_csv_query", lambda queryset: failing)
+    chunks = []
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        for chunk in export.export_csv(revenue_events_list()):
+            chunks.append(chunk)
+    assert chunks[0].startswith(b"id,event_id,") and len(chunks) < 1 + len(LEDGER)
+    assert RevenueEvent.objects.count() == len(LEDGER)
+
+
+def test_closing_the_stream_early_stops_the_copy(ledger, monkeypatch):
+    monkeypatch.setattr(export, "CHUNK_BYTES", 1)
+    stream = export.export_json(revenue_events_list())
+    assert next(stream) == b"[\n" and next(stream).startswith(b"{")
+    stream.close()  # the client went away
+    assert RevenueEvent.objects.count() == len(LEDGER)
+    assert json.loads(b"".join(export.export_json(revenue_events_list()))) != []

@@ -102,8 +102,41 @@ def test_totals_as_of_and_entity(api, ledger):
 
 def test_totals_is_one_query_after_authentication(api, ledger, django_assert_max_num_queries):
     api.get("/api/v1/revenue/totals")  # marks the key used, so the next call does not write
-    with django_assert_max_num_queries(2):  # key lookup + the grouped totals
+    with django_assert_max_num_queries(2):  # key lookup + the grouped totals (ledger UNION ALL rollup)
         assert api.get("/api/v1/revenue/totals").status_code == 200
+
+
+@pytest.mark.parametrize("as_of", [None, "2026-11-01T12:00:00.123456-05:00", "2026-10-31T12:00:00Z"])
+def test_totals_representation_is_what_drf_would_write(ledger, as_of):
+    """TotalsSerializer builds its dict directly for speed; DRF's generic walk gives the same thing."""
+    from datetime import datetime
+
+    from integrations.api.serializers import TotalsSerializer
+    from revenue.business_time import business_zone
+    from revenue.selectors import revenue_totals
+
+    with time_machine.travel(NOW, tick=False):
+        totals = revenue_totals(as_of=datetime.fromisoformat(as_of) if as_of else None)
+    body = {
+        "as_of": totals.as_of,
+        "business_date": totals.business_date,
+        "time_zone": str(business_zone()),
+        "entity": None,
+        "periods": {
+            p.name: {
+                "first_day": p.first_day,
+                "start_at": p.start_at,
+                "end_at": p.end_at,
+                "rows": totals.rows[p.name],
+                "by_currency": totals.by_currency[p.name],
+            }
+            for p in totals.periods
+        },
+    }
+    serializer = TotalsSerializer(body)
+    generic = super(TotalsSerializer, serializer).to_representation(body)
+    assert serializer.data == generic and list(serializer.data) == list(generic)
+    assert serializer.data["periods"]["month_to_date"]["rows"]
 
 
 def points(body, currency):
