@@ -214,31 +214,36 @@ def start_gunicorn(tmp_path):
         process.stop()
 
 
+def celery_worker_command(*, name: str, concurrency: int) -> list[str]:
+    """A real prefork worker, quiet on the broker (no gossip, mingle or heartbeat)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "branchberg",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--pool",
+        "prefork",
+        "--concurrency",
+        str(concurrency),
+        "--hostname",
+        f"{name}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+
+
 @pytest.fixture
 def start_worker(tmp_path):
     started: list[Process] = []
 
     def start(*, name: str = "w1", concurrency: int = 1, **env_overrides: str) -> Process:
         process = spawn(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "branchberg",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                str(concurrency),
-                "--hostname",
-                f"{name}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+            celery_worker_command(name=name, concurrency=concurrency),
             env=stack_env(**env_overrides),
             log_path=tmp_path / f"worker-{name}-{len(started)}.log",
         )

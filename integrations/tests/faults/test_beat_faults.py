@@ -59,7 +59,7 @@ from revenue.tests.factories import ledger_entry
 from summaries.models import RevenueSummary
 from summaries.tasks import summaries_tick
 
-from .conftest import Process, spawn, stack_env, wait_until
+from .conftest import Process, celery_worker_command, spawn, stack_env, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
@@ -213,29 +213,8 @@ def _start_beat(name: str, env: dict[str, str], tmp_path: Path) -> Process:
 
 
 def _start_worker(env: dict[str, str], tmp_path: Path) -> Process:
-    return spawn(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "branchberg",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",  # two ticks at once really race for the same period
-            "--hostname",
-            "beatweek@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        env=env,
-        log_path=tmp_path / "worker.log",
-    )
+    # Two processes, so two ticks at once really race for the same period.
+    return spawn(celery_worker_command(name="beatweek", concurrency=2), env=env, log_path=tmp_path / "worker.log")
 
 
 TICK_SENT = re.compile(
