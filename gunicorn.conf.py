@@ -7,7 +7,7 @@ process needs several requests in flight to share a commit.
 
 import os
 
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "16"))
 timeout = 30
