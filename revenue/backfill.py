@@ -37,7 +37,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from .business_time import business_date_of, business_zone
+from .business_time import business_date_of, business_zone, day_bounds
 from .entries import LedgerEntry
 from .models import Entity, ExchangeRate, OutboxMessage, RevenueEvent
 from .money import CurrencyError, convert_minor_units, from_minor_units, normalize_currency, to_minor_units
@@ -817,14 +817,60 @@ def possible_duplicates_find(*, event_ids: list[str]) -> list[PossibleDuplicate]
     amount, currency and business day. One entry per pair."""
     if not event_ids:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(_DUPLICATES_SQL, {"tz": settings.REVENUE_TIME_ZONE, "ids": list(event_ids)})
-        rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_DUPLICATES_SQL, {"tz": settings.REVENUE_TIME_ZONE, "ids": list(event_ids)})
+            rows = cursor.fetchall()
+    else:
+        rows = _possible_duplicate_rows_portable(event_ids)
     found: dict[str, PossibleDuplicate] = {}
     for new_id, other_id, email, amount, currency, day, entity_id, source, other_source in rows:
         duplicate = PossibleDuplicate(new_id, other_id, email, amount, currency, day, entity_id, (source, other_source))
         found.setdefault(duplicate.fingerprint, duplicate)
     return list(found.values())
+
+
+def _source(event: RevenueEvent) -> str:
+    source = (event.metadata or {}).get("source")
+    return event.provider if source is None else source
+
+
+def _possible_duplicate_rows_portable(event_ids: list[str]) -> list[tuple]:
+    """`_DUPLICATES_SQL` with the ORM, a query per new row: for SQLite (the zero-setup run)."""
+    rows = []
+    new_rows = RevenueEvent.objects.filter(event_id__in=event_ids, customer_email__isnull=False).exclude(
+        kind=RevenueEvent.Kind.REVERSAL
+    )
+    for new in new_rows:
+        day = business_date_of(new.occurred_at)
+        start, end = day_bounds(day)
+        twins = (
+            RevenueEvent.objects.filter(
+                customer_email=new.customer_email,
+                amount_cents=new.amount_cents,
+                currency=new.currency,
+                occurred_at__gte=start,
+                occurred_at__lt=end,
+            )
+            .exclude(pk=new.pk)
+            .exclude(kind=RevenueEvent.Kind.REVERSAL)
+        )
+        for other in twins:
+            if _source(other) != _source(new):
+                rows.append(
+                    (
+                        new.event_id,
+                        other.event_id,
+                        new.customer_email,
+                        new.amount_cents,
+                        new.currency,
+                        day,
+                        new.entity_id,
+                        _source(new),
+                        _source(other),
+                    )
+                )
+    return rows
 
 
 _duplicate_reporters: list[Callable[[PossibleDuplicate], None]] = []

@@ -233,3 +233,36 @@ def test_ledger_export_escapes_formula_cells_and_round_trips(entities, staff_use
     assert row["reference"].startswith("'=") and row["customer_name"] == "'@attacker"
     assert row["description"] == "'+cmd"
     assert row["amount"] == "50.00" and row["entity"] == "aplus-enterprise"
+
+
+@pytest.mark.django_db
+def test_the_portable_duplicate_finder_agrees_with_the_postgresql_one(entities, staff_user, monkeypatch):
+    """SQLite (the zero-setup run) finds possible duplicates with the ORM; same answers as the SQL."""
+    from django.db import connection
+
+    from revenue.backfill import possible_duplicates_find
+
+    manual_entry_create(
+        data=ManualEntryData(
+            entity=entities["aplus-enterprise"],
+            reference="PO-77120",
+            amount_cents=1250000,
+            currency="USD",
+            received_on=date(2026, 6, 1),
+            customer_email="ap@bigclient.example",
+        ),
+        actor=staff_user,
+    )
+    call_command("import_revenue_csv", str(DATA / "generic_sample.csv"), "--no-progress")
+    event_ids = list(RevenueEvent.objects.values_list("event_id", flat=True))
+
+    def found() -> set:  # a pair may be reported from either side: compare what does not depend on that
+        return {
+            (d.fingerprint, d.customer_email, d.amount_cents, d.currency, d.business_day, frozenset(d.sources))
+            for d in possible_duplicates_find(event_ids=event_ids)
+        }
+
+    on_postgresql = found()
+    assert len(on_postgresql) == 1
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    assert found() == on_postgresql
