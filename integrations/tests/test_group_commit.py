@@ -65,3 +65,15 @@ def test_a_failed_commit_reaches_every_waiter_and_the_writer_recovers():
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE inbound_away RENAME TO integrations_inbounddelivery")
     assert writer.store(delivery("evt_after")) == (InboundDelivery.objects.get().pk, True)
+
+
+def test_a_connection_dropped_while_idle_costs_no_delivery():
+    writer = GroupCommit()
+    assert writer.store(delivery("evt_before"))[1] is True
+    with connection.cursor() as cursor:  # the server drops every other session (idle timeout, failover)
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    assert writer.store(delivery("evt_after"))[1] is True
+    assert InboundDelivery.objects.count() == 2

@@ -19,7 +19,7 @@ import threading
 from django.conf import settings
 from django.db import connection
 
-from ..services.ingest import NewDelivery, inbound_deliveries_store
+from ..services.ingest import INFRASTRUCTURE_ERRORS, NewDelivery, inbound_deliveries_store
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class GroupCommit:
                 except queue.Empty:
                     break
             try:
-                outcomes = inbound_deliveries_store([waiter.delivery for waiter in batch])
+                outcomes = _store([waiter.delivery for waiter in batch])
             except Exception as exc:  # every waiter answers 503; the writer carries on with a new connection
                 logger.warning("group commit of %d deliveries failed: %s", len(batch), exc)
                 connection.close()
@@ -90,6 +90,16 @@ class GroupCommit:
                 continue
             for waiter, outcome in zip(batch, outcomes, strict=True):
                 waiter.finish(outcome)
+
+
+def _store(deliveries: list[NewDelivery]) -> list[tuple[int | None, bool]]:
+    try:
+        return inbound_deliveries_store(deliveries)
+    except INFRASTRUCTURE_ERRORS:
+        # A connection the server dropped while the writer idled fails once; the INSERT is
+        # idempotent (ON CONFLICT DO NOTHING), so one retry on a fresh connection is safe.
+        connection.close()
+        return inbound_deliveries_store(deliveries)
 
 
 group_commit = GroupCommit()
