@@ -23,7 +23,7 @@ def _inline_celery(settings):
 
 @pytest.fixture(autouse=True)
 def _direct_webhook_store(settings):
-    """The intake's group commit writes from its own thread and connection, outside a test's
+    """The ASGI intake's group commit writes on its own connection, outside a test's
     transaction; tests that exercise it (live servers, transaction=True) switch it back on."""
     settings.WEBHOOK_GROUP_COMMIT = False
 

@@ -1,14 +1,16 @@
 """gunicorn settings for the `web` process (Procfile) and bench/bench_webhooks.py; flags override them.
 
-Threads, not only processes: the webhook intake's group commit (integrations/webhooks/
-group_commit.py) batches the deliveries that arrive together in one process, so a
-process needs several requests in flight to share a commit.
+uvicorn workers serve `branchberg.asgi`: webhook deliveries on the event loop
+(C HTTP parser, no thread per delivery), the rest of Django on a pool of
+WEB_THREADS threads per process. Several deliveries in flight per process is what
+lets the intake's group commit (integrations/webhooks/group_commit.py) share one
+commit between them.
 """
 
 import os
 
-workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
-worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "16"))
+wsgi_app = "branchberg.asgi:application"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "uvicorn_worker.UvicornWorker"
 timeout = 30
 keepalive = 30

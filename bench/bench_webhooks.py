@@ -4,9 +4,10 @@ Run: scripts/bench.sh bench/bench_webhooks.py [--seconds 20] [--raw-seconds 10] 
 
 1. Raw rate: 16 psycopg connections (autocommit) INSERT one row each into a scratch
    table as wide as a raw delivery, for --raw-seconds.
-2. Webhooks: gunicorn on 127.0.0.1 with the production settings (gunicorn.conf.py)
-   against the same PostgreSQL; 16 keep-alive connections POST signed, distinct
-   Stripe `charge.succeeded` deliveries for --seconds, one in flight on each. A 200
+2. Webhooks: gunicorn on 127.0.0.1 with the production settings (gunicorn.conf.py:
+   uvicorn workers serving branchberg.asgi) against the same PostgreSQL; 16 keep-alive
+   connections POST signed, distinct Stripe `charge.succeeded` deliveries for --seconds,
+   one in flight on each. A 200
    means verified and durably stored (fsync on). Counts are checked in the database.
    - celery mode (the default in production): the request stores, a Celery worker
      books. The worker is a separate service (Procfile `worker`), so it is started
@@ -229,11 +230,9 @@ def run_mode(mode: str, args, *, run: str, template: dict) -> dict:
         subprocess.Popen(
             [
                 str(bin_dir / "gunicorn"),
-                "branchberg.wsgi",
                 f"--bind=127.0.0.1:{port}",
                 "--log-level=warning",
                 *([f"--workers={args.workers}"] if args.workers else []),
-                *([f"--threads={args.threads}"] if args.threads else []),
             ],
             cwd=ROOT,
             env=env,
@@ -336,7 +335,7 @@ def gunicorn_shape(args) -> str:
     spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
     conf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conf)
-    return f"{conf.worker_class} {args.workers or conf.workers}x{args.threads or conf.threads}"
+    return f"{conf.worker_class.rsplit('.', 1)[-1]} x{args.workers or conf.workers}"
 
 
 def main() -> int:
@@ -346,7 +345,6 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--sender-processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=0, help="gunicorn processes (default: gunicorn.conf.py)")
-    parser.add_argument("--threads", type=int, default=0, help="threads per process (default: gunicorn.conf.py)")
     parser.add_argument("--celery-workers", type=int, default=2)
     parser.add_argument("--booking", choices=["after", "during"], default="after")
     parser.add_argument("--drain-seconds", type=float, default=600.0)

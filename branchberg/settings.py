@@ -148,7 +148,7 @@ WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 # Inbound webhooks are stored first, then booked: "celery" hands booking to a worker
 # (inline anyway when no broker is configured); "inline" books within the request.
 WEBHOOK_PROCESSING = env.str("WEBHOOK_PROCESSING", default="celery")
-# Concurrent deliveries in one process share one INSERT and one commit (PostgreSQL only).
+# ASGI intake: deliveries in flight in one process share one INSERT and one commit (PostgreSQL only).
 WEBHOOK_GROUP_COMMIT = env.bool("WEBHOOK_GROUP_COMMIT", default=True)
 WEBHOOK_STORE_TIMEOUT_SECONDS = 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024

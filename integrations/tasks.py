@@ -85,8 +85,8 @@ _last_kick = 0.0
 KICK_INTERVAL_SECONDS = 0.5
 
 
-def inbound_drain_kick() -> None:
-    """Ask a worker to book what is stored: at most one broker message per process per interval.
+def inbound_drain_kick_due() -> bool:
+    """Whether this process should ask a worker to book what is stored now: at most once per interval.
 
     Intake then costs one INSERT, not an INSERT plus a broker round trip; a
     drain pass picks up everything stored up to the moment it runs, and the
@@ -96,9 +96,23 @@ def inbound_drain_kick() -> None:
     now = time.monotonic()
     with _kick_lock:
         if now - _last_kick < KICK_INTERVAL_SECONDS:
-            return
+            return False
         _last_kick = now
-    inbound_drain.delay()
+        return True
+
+
+def inbound_drain_send() -> None:
+    """Queue one drain pass; a broker failure is logged, not raised (the stored rows wait for the sweep)."""
+    try:
+        inbound_drain.delay()
+    except Exception:
+        logger.warning("could not hand stored deliveries to a worker; the sweep will book them", exc_info=True)
+
+
+def inbound_drain_kick() -> None:
+    """Queue a drain pass if one is due (blocking: the broker round trip happens in this thread)."""
+    if inbound_drain_kick_due():
+        inbound_drain_send()
 
 
 @shared_task(name="integrations.inbound_sweep")

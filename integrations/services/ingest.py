@@ -77,16 +77,34 @@ def inbound_deliveries_store(deliveries: Sequence[NewDelivery]) -> list[tuple[in
     connection with server-side binding: a batch is one round trip, and several-kilobyte
     bodies are neither quoted in Python nor re-planned.
     """
-    now = timezone.now()
     if connection.vendor != "postgresql":
+        now = timezone.now()
         return [_store_one_portable(delivery, now) for delivery in deliveries]
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        rows = cursor.execute(_insert_values_sql(len(deliveries)), _insert_params(deliveries), prepare=True)
+        return _store_outcomes(deliveries, rows)
+
+
+async def inbound_deliveries_store_async(
+    conn: psycopg.AsyncConnection, deliveries: Sequence[NewDelivery]
+) -> list[tuple[int | None, bool]]:
+    """`inbound_deliveries_store` on an async psycopg connection in autocommit (the ASGI intake's own)."""
+    async with psycopg.AsyncCursor(conn) as cursor:
+        await cursor.execute(_insert_values_sql(len(deliveries)), _insert_params(deliveries), prepare=True)
+        return _store_outcomes(deliveries, await cursor.fetchall())
+
+
+def _insert_params(deliveries: Sequence[NewDelivery]) -> list:
+    now = timezone.now()
     params: list = []
     for d in deliveries:
         params += [d.provider, d.event_id, d.event_type, d.raw_body, json.dumps(d.headers), now]
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        rows = cursor.execute(_insert_values_sql(len(deliveries)), params, prepare=True)
-        inserted = {(provider, event_id): pk for pk, provider, event_id in rows}
+    return params
+
+
+def _store_outcomes(deliveries: Sequence[NewDelivery], rows) -> list[tuple[int | None, bool]]:
+    inserted = {(provider, event_id): pk for pk, provider, event_id in rows}
     results = []
     for delivery in deliveries:  # a repeat within the batch: the first copy is the one created
         pk = inserted.pop((delivery.provider, delivery.event_id), None)

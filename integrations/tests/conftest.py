@@ -32,3 +32,32 @@ def seeded_entities(django_db_blocker):
     """Transactional tests flush the tables (the seed migration's entities too): put them back."""
     with django_db_blocker.unblock():
         return _seed_entities()
+
+
+@pytest.fixture
+def asgi_server():
+    """The web process's application (`branchberg.asgi`) under a real uvicorn server on loopback.
+
+    Runs in a thread of the test process, so `settings` changes apply; use it from
+    transaction=True tests (the server's connections are not the test's)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from branchberg.asgi import application
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(application, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()

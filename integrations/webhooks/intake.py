@@ -1,8 +1,8 @@
 """Webhook intake, independent of the web framework: verify -> store raw (committed) -> hand off -> answer.
 
-Two thin transports call it: the Django views (test client, runserver) and the
-WSGI fast path in front of Django (`integrations.webhooks.wsgi`), which is what
-gunicorn serves for the two webhook routes.
+Two thin transports call it: the Django views (test client, runserver) through
+the blocking `*_intake`, and the ASGI fast path in front of Django
+(`integrations.webhooks.asgi`, what gunicorn serves) through `*_intake_async`.
 
 Answers: refused authentication 400 (Stripe) / 401-403 (Gumroad); body too large
 413; verified but malformed 400; our own failure 503 (the provider retries);
@@ -12,14 +12,17 @@ Never 500. Not atomic: the raw row commits on its own first.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from ..facts import MappingError
 from ..gumroad import mapping as gumroad_mapping
@@ -32,7 +35,7 @@ from ..services.ingest import (
 )
 from ..stripe.mapping import envelope_check
 from ..stripe.signature import SignatureRefused, stripe_signature_verify
-from ..tasks import inbound_drain_kick
+from ..tasks import inbound_drain_kick, inbound_drain_kick_due, inbound_drain_send
 from .group_commit import group_commit
 
 logger = logging.getLogger(__name__)
@@ -83,34 +86,10 @@ def _read_body(inbound: Inbound) -> str:
         raise _Refusal(400, "malformed", "The body is not UTF-8 text.") from None
 
 
-def _store_and_hand_off(inbound: Inbound, *, provider: str, event_id: str, event_type: str, body: str) -> Answer:
-    headers = {name: inbound.headers[name][:1000] for name in KEPT_HEADERS if inbound.headers.get(name)}
-    new = NewDelivery(provider, event_id, event_type, body, headers)
-    if settings.WEBHOOK_GROUP_COMMIT and connection.vendor == "postgresql":
-        delivery_id, created = group_commit.store(new)
-    else:
-        delivery_id, created = inbound_deliveries_store([new])[0]
-    inline = settings.WEBHOOK_PROCESSING == "inline" or settings.CELERY_TASK_ALWAYS_EAGER
-    if not created:
-        # A repeat: answer at once, unless (inline) the first copy never got processed (a 503 after storing).
-        delivery_id = inbound_delivery_pending_id(provider=provider, event_id=event_id) if inline else None
-        if delivery_id is None:
-            return Answer(200, {"status": "duplicate", "event_id": event_id})
-    if not inline:
-        try:
-            inbound_drain_kick()
-        except Exception:  # the raw row is committed: the sweep books it (integrations.inbound_sweep)
-            logger.warning("could not hand delivery %s to a worker; the sweep will book it", delivery_id, exc_info=True)
-        return Answer(200, {"status": "received", "event_id": event_id})
-    delivery = inbound_delivery_process(delivery_id=delivery_id)
-    status = delivery.status if delivery is not None else "in_progress"
-    return Answer(200, {"status": status, "event_id": event_id, "duplicate": not created})
-
-
-def _stripe(inbound: Inbound) -> Answer:
+def _stripe_verified(inbound: Inbound) -> NewDelivery:
     secrets = [secret for secret in settings.STRIPE_WEBHOOK_SECRETS if secret]
     if not secrets:
-        return _refuse(503, "not_configured", "STRIPE_WEBHOOK_SECRET is not configured.")
+        raise _Refusal(503, "not_configured", "STRIPE_WEBHOOK_SECRET is not configured.")
     body = _read_body(inbound)
     try:
         stripe_signature_verify(
@@ -120,61 +99,147 @@ def _stripe(inbound: Inbound) -> Answer:
             tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
         )
     except SignatureRefused as refused:
-        return _refuse(400, refused.code, refused.message)
+        raise _Refusal(400, refused.code, refused.message) from None
     try:
         event = json.loads(body)
         envelope_check(event)
     except (ValueError, MappingError) as exc:
-        return _refuse(400, "malformed", f"The body verifies but is not a Stripe event: {exc}")
-    return _store_and_hand_off(
-        inbound,
-        provider=InboundDelivery.Provider.STRIPE,
-        event_id=event["id"][:255],
-        event_type=event["type"][:100],
-        body=body,
-    )
+        raise _Refusal(400, "malformed", f"The body verifies but is not a Stripe event: {exc}") from None
+    return _new_delivery(inbound, InboundDelivery.Provider.STRIPE, event["id"], event["type"], body)
 
 
-def _gumroad(inbound: Inbound) -> Answer:
+def _gumroad_verified(inbound: Inbound) -> NewDelivery:
     secret = settings.GUMROAD_WEBHOOK_SECRET
     if not secret:
-        return _refuse(503, "not_configured", "GUMROAD_WEBHOOK_SECRET is not configured.")
+        raise _Refusal(503, "not_configured", "GUMROAD_WEBHOOK_SECRET is not configured.")
     if not hmac.compare_digest(inbound.token.encode("utf-8"), secret.encode("utf-8")):
-        return _refuse(401, "invalid_token", "The token is missing or wrong.")
+        raise _Refusal(401, "invalid_token", "The token is missing or wrong.")
     body = _read_body(inbound)
     try:
         payload = gumroad_mapping.parse_body(body, inbound.headers.get("Content-Type", ""))
     except MappingError as exc:
-        return _refuse(400, "malformed", str(exc))
+        raise _Refusal(400, "malformed", str(exc)) from None
     if str(payload.get("seller_id") or "") not in settings.GUMROAD_SELLER_IDS:
-        return _refuse(403, "unknown_seller", "This seller_id is not on the allow-list.")
+        raise _Refusal(403, "unknown_seller", "This seller_id is not on the allow-list.")
     try:
         key = gumroad_mapping.delivery_key(payload)
     except MappingError as exc:
-        return _refuse(400, "malformed", str(exc))
-    return _store_and_hand_off(
-        inbound,
-        provider=InboundDelivery.Provider.GUMROAD,
-        event_id=key[:255],
-        event_type=gumroad_mapping.resource_of(payload)[:100],
-        body=body,
-    )
+        raise _Refusal(400, "malformed", str(exc)) from None
+    event_type = gumroad_mapping.resource_of(payload)
+    return _new_delivery(inbound, InboundDelivery.Provider.GUMROAD, key, event_type, body)
 
 
-def _guarded(handler: Callable[[Inbound], Answer], path: str) -> Callable[[Inbound], Answer]:
-    def intake(inbound: Inbound) -> Answer:
+def _new_delivery(inbound: Inbound, provider: str, event_id: str, event_type: str, body: str) -> NewDelivery:
+    headers = {name: inbound.headers[name][:1000] for name in KEPT_HEADERS if inbound.headers.get(name)}
+    return NewDelivery(provider, event_id[:255], event_type[:100], body, headers)
+
+
+def _inline() -> bool:
+    return settings.WEBHOOK_PROCESSING == "inline" or settings.CELERY_TASK_ALWAYS_EAGER
+
+
+@functools.cache
+def _on_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _queued(new: NewDelivery, created: bool) -> Answer:
+    """The answer once stored, when a worker books it (celery mode)."""
+    if not created:
+        return Answer(200, {"status": "duplicate", "event_id": new.event_id})
+    return Answer(200, {"status": "received", "event_id": new.event_id})
+
+
+def _booked(new: NewDelivery, delivery_id: int | None, created: bool) -> Answer:
+    """Inline mode: book the stored delivery before answering (a repeat only if its first copy was
+    never booked: a 503 after storing)."""
+    if not created:
+        delivery_id = inbound_delivery_pending_id(provider=new.provider, event_id=new.event_id)
+        if delivery_id is None:
+            return _queued(new, created)
+    delivery = inbound_delivery_process(delivery_id=delivery_id)
+    status = delivery.status if delivery is not None else "in_progress"
+    return Answer(200, {"status": status, "event_id": new.event_id, "duplicate": not created})
+
+
+def _stored_and_answered(new: NewDelivery) -> Answer:
+    """Blocking: store in its own commit, then hand off to a worker or, inline, book."""
+    delivery_id, created = inbound_deliveries_store([new])[0]
+    if _inline():
+        return _booked(new, delivery_id, created)
+    if created:
+        inbound_drain_kick()
+    return _queued(new, created)
+
+
+def _unavailable(path: str, *, close_connection: bool = True) -> Answer:
+    """Our fault (database down, a bug before the raw row is safe): let the provider retry."""
+    logger.exception("webhook %s failed; answering 503 so the provider retries", path)
+    if close_connection and not connection.in_atomic_block:  # a broken connection must not serve the next one
+        connection.close()
+    return _refuse(503, "unavailable", "Temporarily unable to accept the delivery; please retry.")
+
+
+Verify = Callable[[Inbound], NewDelivery]
+
+
+def _intake(verify: Verify, path: str, inbound: Inbound) -> Answer:
+    try:
+        return _stored_and_answered(verify(inbound))
+    except _Refusal as refusal:
+        return refusal.answer
+    except Exception:
+        return _unavailable(path)
+
+
+def _on_worker_thread(work: Callable[..., Answer], path: str) -> Callable[..., Awaitable[Answer]]:
+    """`work` for the event loop: on a worker thread, with Django's per-request connection
+    hygiene (CONN_MAX_AGE, health checks) and our own failures answered 503."""
+
+    def guarded(*args) -> Answer:
+        close_old_connections()
         try:
-            return handler(inbound)
-        except _Refusal as refusal:
-            return refusal.answer
-        except Exception:  # our fault (database down, a bug before the raw row is safe): let the provider retry
-            logger.exception("webhook %s failed; answering 503 so the provider retries", path)
-            if not connection.in_atomic_block:  # a broken connection must not serve this thread's next delivery
-                connection.close()
-            return _refuse(503, "unavailable", "Temporarily unable to accept the delivery; please retry.")
+            return work(*args)
+        except Exception:
+            return _unavailable(path)
 
-    return intake
+    return sync_to_async(guarded, thread_sensitive=False)
 
 
-stripe_intake = _guarded(_stripe, "/webhooks/stripe")
-gumroad_intake = _guarded(_gumroad, "/webhooks/gumroad")
+async def _intake_async(verify: Verify, path: str, inbound: Inbound) -> Answer:
+    """The same intake on an event loop. Verifying is CPU only; the store is the group commit,
+    awaited without holding a thread. What blocks on the database through Django (inline
+    booking, or storing with WEBHOOK_GROUP_COMMIT off) runs on a worker thread."""
+    try:
+        new = verify(inbound)
+    except _Refusal as refusal:
+        return refusal.answer
+    except Exception:
+        return _unavailable(path, close_connection=False)
+    if not (settings.WEBHOOK_GROUP_COMMIT and _on_postgresql()):
+        return await _on_worker_thread(_stored_and_answered, path)(new)
+    try:
+        delivery_id, created = await group_commit.store(new)
+    except Exception:
+        return _unavailable(path, close_connection=False)  # the writer replaces its own connection
+    if _inline():
+        return await _on_worker_thread(_booked, path)(new, delivery_id, created)
+    if created and inbound_drain_kick_due():
+        asyncio.get_running_loop().run_in_executor(None, inbound_drain_send)  # the broker must not block the loop
+    return _queued(new, created)
+
+
+def stripe_intake(inbound: Inbound) -> Answer:
+    return _intake(_stripe_verified, "/webhooks/stripe", inbound)
+
+
+def gumroad_intake(inbound: Inbound) -> Answer:
+    return _intake(_gumroad_verified, "/webhooks/gumroad", inbound)
+
+
+async def stripe_intake_async(inbound: Inbound) -> Answer:
+    return await _intake_async(_stripe_verified, "/webhooks/stripe", inbound)
+
+
+async def gumroad_intake_async(inbound: Inbound) -> Answer:
+    return await _intake_async(_gumroad_verified, "/webhooks/gumroad", inbound)

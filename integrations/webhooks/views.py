@@ -1,6 +1,6 @@
 """POST /webhooks/stripe and /webhooks/gumroad through Django (test client, runserver).
 
-Thin adapters over `intake`; under gunicorn the WSGI fast path (`.wsgi`) answers
+Thin adapters over `intake`; under gunicorn the ASGI fast path (`.asgi`) answers
 these two routes before Django's middleware stack, with the same intake.
 """
 

@@ -181,17 +181,14 @@ def start_gunicorn(tmp_path):
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "branchberg.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
-                "--threads",
-                str(threads),
                 "--timeout",
                 str(timeout),
             ],
-            env=stack_env(**env_overrides),
+            env=stack_env(WEB_THREADS=str(threads), **env_overrides),
             log_path=tmp_path / f"gunicorn-{port}.log",
         )
         started.append(process)
