@@ -402,19 +402,31 @@ def main() -> int:
         print(f"    stored {o['stored']}, booked {o['booked']}, still waiting {o['waiting']}{drain}")
     print()
     print(f"{'metric':<44}{'target':>12}{'measured':>14}  result")
+    failed = False
+
+    def row(label: str, target: str, measured: str, ok: bool, *, targeted: bool) -> None:
+        nonlocal failed
+        failed = failed or (targeted and not ok)
+        verdict = ("PASS" if ok else "FAIL") if targeted else "(no target: books in the request)"
+        print(f"{label:<44}{target:>12}{measured:>14}  {verdict}")
+
     for o in outcomes:
+        # The targets are for the production default (celery: verified and durably stored, a worker
+        # books); inline mode also books before answering and is reported for comparison.
+        targeted = o["mode"] == "celery"
         ratio = o["rate"] / raw_rate if raw_rate else 0.0
         exact = o["stored"] == o["ok"] and o["booked"] == o["ok"] and o["waiting"] == 0
-        print(
-            f"{'[' + o['mode'] + '] stored deliveries/s vs raw INSERT/s':<44}{'>= 50%':>12}{ratio * 100:>13.1f}%  {'PASS' if ratio >= 0.5 else 'FAIL'}"
+        tag = f"[{o['mode']}]"
+        row(
+            f"{tag} stored deliveries/s vs raw INSERT/s",
+            ">= 50%",
+            f"{ratio * 100:.1f}%",
+            ratio >= 0.5,
+            targeted=targeted,
         )
-        print(
-            f"{'[' + o['mode'] + '] p99 latency':<44}{'< 100 ms':>12}{o['p99']:>11.1f} ms  {'PASS' if o['p99'] < 100 else 'FAIL'}"
-        )
-        print(
-            f"{'[' + o['mode'] + '] stored == accepted == booked':<44}{'yes':>12}{'yes' if exact else 'no':>14}  {'PASS' if exact else 'FAIL'}"
-        )
-    return 0
+        row(f"{tag} p99 latency", "< 100 ms", f"{o['p99']:.1f} ms", o["p99"] < 100, targeted=targeted)
+        row(f"{tag} stored == accepted == booked", "yes", "yes" if exact else "no", exact, targeted=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
