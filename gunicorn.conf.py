@@ -14,3 +14,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "uvicorn_worker.UvicornWorker"
 timeout = 30
 keepalive = 30
+
+
+def post_worker_init(worker):
+    """Gumroad's ping URL carries the webhook token in its query string: keep it out of the access log."""
+    import logging
+
+    from branchberg.log_filters import QuerySecretsRedacted
+
+    logging.getLogger("uvicorn.access").addFilter(QuerySecretsRedacted())

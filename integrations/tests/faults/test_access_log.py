@@ -1,0 +1,44 @@
+"""The web process's access log (real gunicorn + uvicorn workers) never shows a webhook token."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from branchberg.log_filters import QuerySecretsRedacted
+from integrations.tests import webhook_helpers as h
+
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_gumroad_token_is_redacted_in_the_access_log(start_gunicorn, tmp_path, seeded_entities):
+    base_url = start_gunicorn(
+        workers=1,
+        GUNICORN_CMD_ARGS="--access-logfile -",
+        GUMROAD_WEBHOOK_SECRET=h.GUMROAD_SECRET,
+        GUMROAD_SELLER_ID=h.GUMROAD_SELLER,
+        WEBHOOK_PROCESSING="inline",
+    )
+    query = urlencode({"token": h.GUMROAD_SECRET, "other": "kept"})
+    response = requests.post(f"{base_url}/webhooks/gumroad?{query}", data=h.gumroad_ping(), timeout=30)
+    assert response.status_code == 200
+    log = (tmp_path / f"gunicorn-{base_url.rsplit(':', 1)[1]}.log").read_text()
+    assert "POST /webhooks/gumroad?token=[redacted]&other=kept" in log
+    assert h.GUMROAD_SECRET not in log
+
+
+def test_the_filter_redacts_format_arguments_and_plain_messages():
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("1.2.3.4:5", "POST", "/webhooks/gumroad?a=1&Token=s3cret&key=k", "1.1", 200), None,
+    )  # fmt: skip
+    assert QuerySecretsRedacted().filter(record) is True
+    assert (
+        record.getMessage() == '1.2.3.4:5 - "POST /webhooks/gumroad?a=1&Token=[redacted]&key=[redacted] HTTP/1.1" 200'
+    )
+    plain = logging.LogRecord("x", logging.INFO, __file__, 1, "GET /x?password=p&tokens=t", None, None)
+    QuerySecretsRedacted().filter(plain)
+    assert plain.getMessage() == "GET /x?password=[redacted]&tokens=t"
