@@ -24,7 +24,7 @@ PORT = env.int("PORT", default=8000)
 SAFE_MODE = env.bool("SAFE_MODE", default=True)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "branchberg.admin_site.BackOfficeAdminConfig",  # django.contrib.admin, in business time
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -42,30 +42,6 @@ from .resources import IMPORT_RESOURCES, LedgerExportResource, SafeCSV
 from .services import payout_upsert
 
 
-class BusinessTimeAdminMixin:
-    """Render (and date-drill) in the business time zone, not UTC.
-
-    Responses are rendered inside the override, because TemplateResponse
-    would otherwise render after the zone is deactivated.
-    """
-
-    def _in_business_time(self, view, *args, **kwargs):
-        with timezone.override(business_zone()):
-            response = view(*args, **kwargs)
-            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
-                response.render()
-        return response
-
-    def changelist_view(self, request, extra_context=None):
-        return self._in_business_time(super().changelist_view, request, extra_context)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        return self._in_business_time(super().change_view, request, object_id, form_url, extra_context)
-
-    def history_view(self, request, object_id, extra_context=None):
-        return self._in_business_time(super().history_view, request, object_id, extra_context)
-
-
 def _local(dt) -> str:
     return f"{dt.astimezone(business_zone()):%Y-%m-%d %H:%M %Z}" if dt else "—"
 
@@ -76,7 +52,7 @@ def _money_html(amount_cents: int, currency: str):
 
 
 @admin.register(RevenueEvent)
-class RevenueEventAdmin(BusinessTimeAdminMixin, ImportMixin, ExportMixin, admin.ModelAdmin):
+class RevenueEventAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
     list_display = [
         "occurred_local",
         "entity",
@@ -396,7 +372,7 @@ class RevenueEventAdmin(BusinessTimeAdminMixin, ImportMixin, ExportMixin, admin.
         The bad rows are listed with row number and column, are not imported,
         and the file can be fixed and imported again (imported rows are then skipped).
         """
-        response = self._in_business_time(super().import_action, request, **kwargs)
+        response = super().import_action(request, **kwargs)
         context = getattr(response, "context_data", None) or {}
         result = context.get("result")
         if (
@@ -407,8 +383,6 @@ class RevenueEventAdmin(BusinessTimeAdminMixin, ImportMixin, ExportMixin, admin.
         ):
             context["confirm_form"] = self.create_confirm_form(request, import_form=context["form"])
             response = TemplateResponse(request, [self.import_template_name], context)
-            with timezone.override(business_zone()):
-                response.render()
         return response
 
     def process_result(self, result, request):
@@ -447,7 +421,7 @@ class RevenueEventAdmin(BusinessTimeAdminMixin, ImportMixin, ExportMixin, admin.
 
 
 @admin.register(LedgerAuditEntry)
-class LedgerAuditEntryAdmin(BusinessTimeAdminMixin, admin.ModelAdmin):
+class LedgerAuditEntryAdmin(admin.ModelAdmin):
     list_display = ["at_local", "actor_username", "action", "summary", "event_link"]
     list_filter = ["action", "actor_username", "entity"]
     date_hierarchy = "at"
@@ -531,7 +505,7 @@ class ExchangeRateAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(BusinessTimeAdminMixin, SimpleHistoryAdmin):
+class PayoutAdmin(SimpleHistoryAdmin):
     """Read-mostly: payouts come from the providers; only the metadata notes can be edited."""
 
     list_display = ["payout_id", "provider", "entity", "amount", "status", "arrival_on"]
