@@ -66,9 +66,13 @@ class GroupCommit:
             while len(batch) < MAX_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
             try:
-                outcomes = await self._store([delivery for delivery, _ in batch])
-            except Exception as exc:  # every waiter answers 503; the next batch opens a new connection
-                logger.warning("group commit of %d deliveries failed: %s", len(batch), exc)
+                # A hung server or network must not stall the writer: past the timeout the batch fails
+                # (its waiters have answered 503 by then) and the next one starts on a new connection.
+                async with asyncio.timeout(settings.WEBHOOK_STORE_TIMEOUT_SECONDS):
+                    outcomes = await self._store([delivery for delivery, _ in batch])
+            except Exception as exc:  # every waiter answers 503
+                logger.warning("group commit of %d deliveries failed: %r", len(batch), exc)
+                await self._discard_connection()
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
