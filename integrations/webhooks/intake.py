@@ -144,7 +144,7 @@ def _on_postgresql() -> bool:
 
 
 def _queued(new: NewDelivery, created: bool) -> Answer:
-    """The answer once stored, when a worker books it (celery mode)."""
+    """The answer for a stored delivery a worker will book (celery mode), or for a repeat."""
     if not created:
         return Answer(200, {"status": "duplicate", "event_id": new.event_id})
     return Answer(200, {"status": "received", "event_id": new.event_id})
