@@ -22,7 +22,7 @@ from revenue.models import OutboxMessage
 from ..channels import Channel, PermanentDeliveryError, RetryableDeliveryError, TargetGoneError, channel_register
 from ..models import Delivery, WebhookSubscription
 from ..services.subscriptions import subscription_disable
-from .targets import pinned_post, target_url_check
+from .targets import pinned_post, target_resolve
 
 THRESHOLD = WebhookSubscription.EventType.THRESHOLD_CROSSED
 EVENT_RECORDED = WebhookSubscription.EventType.EVENT_RECORDED
@@ -105,7 +105,7 @@ def atlas_send(delivery: Delivery) -> str | None:
     if subscription is None or subscription.status != WebhookSubscription.Status.ACTIVE:
         raise PermanentDeliveryError("The subscription is no longer active")
     try:
-        target = target_url_check(subscription.url)  # resolved once: the POST goes to the address checked here
+        target = target_resolve(subscription.url)  # resolved once: the POST goes to the address checked here
     except ApplicationError as exc:
         raise PermanentDeliveryError(f"Target refused at send time: {exc.message}") from exc
     body = atlas_body(delivery, event_type)

@@ -95,8 +95,8 @@ def address_refusal(address: IPAddress) -> str | None:
     return None
 
 
-def target_url_check(url: str) -> Target:
-    """The checked, pinned target for `url`; TargetRefused (a 400 with the reason) otherwise."""
+def _url_rules(url: str) -> tuple[str, str, int, str, str]:
+    """Scheme, credentials and port rules: (scheme, hostname, port, netloc, path) or TargetRefused."""
     allow_private = settings.ATLAS_ALLOW_PRIVATE_TARGETS
     allow_http = allow_private or settings.ATLAS_ALLOW_HTTP
     try:
@@ -116,6 +116,12 @@ def target_url_check(url: str) -> Target:
         port = default_port
     if port != default_port and not allow_private:
         raise TargetRefused(f"The target must use port {default_port} for {parts.scheme}, not {port}")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme, hostname, port, parts.netloc, path
+
+
+def _checked_addresses(hostname: str, port: int) -> list[IPAddress]:
+    """Resolve once; every answer must be globally routable (unless ATLAS_ALLOW_PRIVATE_TARGETS)."""
     try:
         infos = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError, ValueError):
@@ -123,7 +129,7 @@ def target_url_check(url: str) -> Target:
     addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
     if not addresses:
         raise TargetRefused(f"The host '{hostname[:200]}' does not resolve")
-    if not allow_private:
+    if not settings.ATLAS_ALLOW_PRIVATE_TARGETS:
         for address in addresses:
             refusal = address_refusal(address)
             if refusal:
@@ -131,15 +137,24 @@ def target_url_check(url: str) -> Target:
                     f"The host '{hostname}' resolves to a {refusal} address ({address}): "
                     "only globally routable addresses are allowed"
                 )
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(
-        scheme=parts.scheme,
-        hostname=hostname,
-        port=port,
-        address=str(addresses[0]),
-        path=path,
-        host_header=parts.netloc,
-    )
+    return addresses
+
+
+def target_url_check(url: str) -> None:
+    """Registration check: TargetRefused (a 400 with the reason) unless `url` follows the SSRF rules.
+
+    With ATLAS_ALLOW_PRIVATE_TARGETS the host is not resolved here (tests stay off the network).
+    """
+    _scheme, hostname, port, _netloc, _path = _url_rules(url)
+    if not settings.ATLAS_ALLOW_PRIVATE_TARGETS:
+        _checked_addresses(hostname, port)
+
+
+def target_resolve(url: str) -> Target:
+    """Send-time check: the rules, one resolution, and the checked address the POST must go to."""
+    scheme, hostname, port, netloc, path = _url_rules(url)
+    address = _checked_addresses(hostname, port)[0]
+    return Target(scheme=scheme, hostname=hostname, port=port, address=str(address), path=path, host_header=netloc)
 
 
 def pinned_post(target: Target, *, body: bytes, headers: dict[str, str], timeout: float) -> TargetResponse:

@@ -308,8 +308,8 @@ def _record(entry: LedgerEntry, *, mirror_parent: bool = False, source: str) -> 
 
 
 def _entity_checks(event: RevenueEvent, *, entry: LedgerEntry, resolved: bool, source: str, conflict: str = "") -> None:
-    if conflict:
-        # Configuration beat a hint (e.g. a buyer's url_params[entity]): booked by the mapping, flagged here.
+    if conflict and not event.parent_event_id:
+        # One alert per payment: its refunds and fees follow the sale. Configuration beat a hint (e.g. a buyer's url_params[entity]): booked by the mapping, flagged here.
         alert_raise(
             alert_type="entity",
             severity="warning",

@@ -18,7 +18,7 @@ from werkzeug import Response
 
 from alerts.models import RevenueAlert
 from alerts.services import alert_raise
-from integrations.atlas.targets import TargetRefused, address_refusal, target_url_check
+from integrations.atlas.targets import TargetRefused, address_refusal, target_resolve, target_url_check
 from integrations.facts import MappingError
 from integrations.gumroad.mapping import map_ping
 from integrations.models import Delivery, InboundDelivery, WebhookSubscription
@@ -247,7 +247,8 @@ def test_non_global_addresses_and_other_ports_are_a_400_at_subscription(subscrib
 
 
 def test_global_https_on_443_is_accepted(strict_targets):
-    target = target_url_check("https://93.184.215.14:443/hook?x=1")
+    target_url_check("https://93.184.215.14:443/hook?x=1")
+    target = target_resolve("https://93.184.215.14:443/hook?x=1")
     assert (target.address, target.port, target.path, target.host_header) == (
         "93.184.215.14",
         443,
@@ -261,7 +262,8 @@ def test_http_needs_the_explicit_setting_and_port_80(strict_targets):
     with pytest.raises(TargetRefused, match="ATLAS_ALLOW_HTTP"):
         target_url_check("http://93.184.215.14/hook")
     strict_targets.ATLAS_ALLOW_HTTP = True
-    assert target_url_check("http://93.184.215.14/hook").port == 80
+    target_url_check("http://93.184.215.14/hook")
+    assert target_resolve("http://93.184.215.14/hook").port == 80
     with pytest.raises(TargetRefused, match="port 80"):
         target_url_check("http://93.184.215.14:8080/hook")
 
@@ -342,3 +344,61 @@ def test_a_name_that_now_resolves_to_loopback_is_refused_at_send_time(strict_tar
     delivery = Delivery.objects.get(pk=delivery_id)
     assert delivery.status == "failed" and "loopback" in delivery.error
     assert httpserver.log == []
+
+
+@pytest.fixture
+def tls_listener(tmp_path):
+    """A TLS listener on loopback with a self-signed certificate for PINNED; records the SNI each client sends."""
+    import ssl
+    import subprocess
+    import threading
+
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={PINNED}",
+         "-addext", f"subjectAltName=DNS:{PINNED}", "-keyout", str(tmp_path / "key.pem"),
+         "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve():
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        conn.settimeout(10)
+        try:
+            with context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+        except (OSError, ssl.SSLError):
+            pass  # the client refuses our self-signed certificate: expected
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], names
+    thread.join(timeout=15)
+    listener.close()
+
+
+PINNED = "atlas.pinned.test"
+
+
+def test_https_delivery_to_the_pinned_address_sends_the_host_name_as_sni_and_checks_the_certificate(
+    settings, tls_listener, monkeypatch
+):
+    settings.ATLAS_ALLOW_PRIVATE_TARGETS = True  # test-only: loopback listener on a random port
+    settings.OUTBOUND_HTTP_TIMEOUT_SECONDS = 5
+    port, names = tls_listener
+    dns = ScriptedDNS(PINNED, ["127.0.0.1"])
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    delivery_id = _subscribe_then_deliver(f"https://{PINNED}:{port}/hooks")
+    dns.answers, dns.asked = ["127.0.0.1", "192.0.2.1"], 0
+    assert delivery_attempt(delivery_id=delivery_id) is not None  # untrusted certificate: not sent, retried
+    delivery = Delivery.objects.get(pk=delivery_id)
+    assert delivery.status == "retrying" and "SSL" in delivery.error, delivery.error
+    assert names == [PINNED] and dns.asked == 1
