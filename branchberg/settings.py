@@ -246,7 +246,7 @@ LOGGING = {
 
 # Atlas API (integrations.api): per-key request rate, throttle counters shared through
 # Redis when it is configured, and subscriber targets limited to public https unless
-# ATLAS_ALLOW_PRIVATE_TARGETS (default: DEBUG) is on for local testing.
+# ATLAS_ALLOW_PRIVATE_TARGETS is on for local testing.
 ATLAS_API_THROTTLE_RATE = env.str("ATLAS_API_THROTTLE_RATE", default="600/min")
 # Redis for the counters: REDIS_URL, else the Celery broker when that is Redis; none: process memory.
 _THROTTLE_REDIS_URL = env.str("REDIS_URL", default="") or (
@@ -261,4 +261,7 @@ if _THROTTLE_REDIS_URL:
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 ATLAS_API_THROTTLE_CACHE = "api_throttle" if "api_throttle" in CACHES else "default"
-ATLAS_ALLOW_PRIVATE_TARGETS = env.bool("ATLAS_ALLOW_PRIVATE_TARGETS", default=DEBUG)
+# Off unless set (local tests only): lifts the address/port/scheme rules, never the pinned connection.
+ATLAS_ALLOW_PRIVATE_TARGETS = env.bool("ATLAS_ALLOW_PRIVATE_TARGETS", default=False)
+# Plain http subscribers, on port 80 only (docs/api.md "SSRF rules").
+ATLAS_ALLOW_HTTP = env.bool("ATLAS_ALLOW_HTTP", default=False)

@@ -27,6 +27,8 @@ class LedgerEntry:
     entity_hint: str = ""
     stripe_account: str = ""
     product_id: str = ""
+    # What the buyer typed (e.g. Gumroad url_params[entity]): never picks an entity, only flags a conflict.
+    buyer_entity_hint: str = ""
     # A provider-stated conversion (e.g. Stripe balance transaction), if any.
     amount_usd_cents: int | None = None
     fx_rate: Decimal | None = None

@@ -28,6 +28,8 @@ TOPIC_EVENT_RECORDED = "revenue.event.recorded"
 class EntityResolution:
     entity: Entity
     source: str
+    # A sentence when a hint named another entity than the configured mapping (the mapping won).
+    conflict: str = ""
 
     @property
     def resolved(self) -> bool:
@@ -39,6 +41,7 @@ class RecordResult:
     event: RevenueEvent
     created: bool
     entity_resolved: bool
+    entity_conflict: str = ""
 
 
 def _matches(entity: Entity, hint: str) -> bool:
@@ -47,34 +50,65 @@ def _matches(entity: Entity, hint: str) -> bool:
     return any(wanted == str(name).strip().casefold() for name in names)
 
 
-def entity_resolve(*, entity_hint: str = "", stripe_account: str = "", product_id: str = "") -> EntityResolution:
-    """Resolve the entity by rules: Connect account, metadata name/slug, product, default.
+_SOURCE_WORDS = {
+    RevenueEvent.EntitySource.CONNECT_ACCOUNT: "Stripe Connect account mapping",
+    RevenueEvent.EntitySource.PRODUCT: "product mapping",
+    RevenueEvent.EntitySource.METADATA: "entity hint",
+}
 
-    A hint that names no known entity is booked to the default entity and
-    reported as unresolved, so the caller can raise an alert: never a silent guess.
+
+def _named(entities: list[Entity], hint: str) -> Entity | None:
+    return next((e for e in entities if _matches(e, hint)), None) if hint.strip() else None
+
+
+def entity_resolve(
+    *, entity_hint: str = "", stripe_account: str = "", product_id: str = "", buyer_hint: str = ""
+) -> EntityResolution:
+    """Resolve the entity: configuration first (Connect account, product mapping), then a hint, then the default.
+
+    `entity_hint` is set by our own side (Stripe metadata our server wrote, a CSV
+    column); it decides only when no mapping does. `buyer_hint` is what a buyer
+    can type (Gumroad `url_params[entity]`) and never decides. When either names
+    another entity than the one chosen, `conflict` says so, for an alert.
+    A hint that names no known entity books to the default as unresolved: never
+    a silent guess.
     """
     entities = list(Entity.objects.all())
     default = next((e for e in entities if e.is_default), None)
     if default is None:
         raise ApplicationError("No default entity is configured", code="no_default_entity")
+    resolution: EntityResolution | None = None
     unresolved = False
     if stripe_account:
-        for entity in entities:
-            if stripe_account in entity.stripe_account_ids:
-                return EntityResolution(entity, RevenueEvent.EntitySource.CONNECT_ACCOUNT)
-        unresolved = True
-    if entity_hint:
-        for entity in entities:
-            if _matches(entity, entity_hint):
-                return EntityResolution(entity, RevenueEvent.EntitySource.METADATA)
-        unresolved = True
-    if product_id:
-        for entity in entities:
-            if product_id in entity.gumroad_product_ids:
-                return EntityResolution(entity, RevenueEvent.EntitySource.PRODUCT)
-    if unresolved:
-        return EntityResolution(default, RevenueEvent.EntitySource.UNRESOLVED)
-    return EntityResolution(default, RevenueEvent.EntitySource.DEFAULT)
+        mapped = next((e for e in entities if stripe_account in e.stripe_account_ids), None)
+        if mapped is not None:
+            resolution = EntityResolution(mapped, RevenueEvent.EntitySource.CONNECT_ACCOUNT)
+        else:
+            unresolved = True
+    if resolution is None and product_id:
+        mapped = next((e for e in entities if product_id in e.gumroad_product_ids), None)
+        if mapped is not None:
+            resolution = EntityResolution(mapped, RevenueEvent.EntitySource.PRODUCT)
+    hinted = _named(entities, entity_hint)
+    if resolution is None and entity_hint:
+        if hinted is not None:
+            resolution = EntityResolution(hinted, RevenueEvent.EntitySource.METADATA)
+        else:
+            unresolved = True
+    if resolution is None:
+        source = RevenueEvent.EntitySource.UNRESOLVED if unresolved else RevenueEvent.EntitySource.DEFAULT
+        resolution = EntityResolution(default, source)
+    conflicts = []
+    if hinted is not None and hinted != resolution.entity:
+        conflicts.append(f"the entity hint {entity_hint!r} names {hinted.name}")
+    buyer_named = _named(entities, buyer_hint)
+    if buyer_named is not None and buyer_named != resolution.entity:
+        conflicts.append(f"the buyer-supplied entity {buyer_hint!r} names {buyer_named.name}")
+    if conflicts:
+        chosen = _SOURCE_WORDS.get(resolution.source, "default entity")
+        conflict = f"{' and '.join(conflicts)}, but the {chosen} says {resolution.entity.name}"
+        resolution = replace(resolution, conflict=conflict)
+    return resolution
 
 
 def _usd_conversion(entry: LedgerEntry, currency: str) -> tuple[int | None, Decimal | None, str]:
@@ -146,7 +180,10 @@ def revenue_event_record(*, entry: LedgerEntry, entity: Entity | None = None) ->
         resolution = EntityResolution(entity, RevenueEvent.EntitySource.EXPLICIT)
     else:
         resolution = entity_resolve(
-            entity_hint=entry.entity_hint, stripe_account=entry.stripe_account, product_id=entry.product_id
+            entity_hint=entry.entity_hint,
+            stripe_account=entry.stripe_account,
+            product_id=entry.product_id,
+            buyer_hint=entry.buyer_entity_hint,
         )
     reverses = None
     if entry.reverses_event_id:
@@ -190,7 +227,7 @@ def revenue_event_record(*, entry: LedgerEntry, entity: Entity | None = None) ->
             raise
         return RecordResult(winner, False, winner.entity_source != RevenueEvent.EntitySource.UNRESOLVED)
     outbox_publish(topic=TOPIC_EVENT_RECORDED, payload=_event_payload(event))
-    return RecordResult(event, True, resolution.resolved)
+    return RecordResult(event, True, resolution.resolved, resolution.conflict)
 
 
 @transaction.atomic

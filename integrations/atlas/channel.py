@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import requests
+import urllib3
 from django.conf import settings
 from standardwebhooks.webhooks import Webhook
 
@@ -22,7 +22,7 @@ from revenue.models import OutboxMessage
 from ..channels import Channel, PermanentDeliveryError, RetryableDeliveryError, TargetGoneError, channel_register
 from ..models import Delivery, WebhookSubscription
 from ..services.subscriptions import subscription_disable
-from .targets import target_url_check
+from .targets import pinned_post, target_resolve
 
 THRESHOLD = WebhookSubscription.EventType.THRESHOLD_CROSSED
 EVENT_RECORDED = WebhookSubscription.EventType.EVENT_RECORDED
@@ -105,7 +105,7 @@ def atlas_send(delivery: Delivery) -> str | None:
     if subscription is None or subscription.status != WebhookSubscription.Status.ACTIVE:
         raise PermanentDeliveryError("The subscription is no longer active")
     try:
-        target_url_check(subscription.url)
+        target = target_resolve(subscription.url)  # resolved once: the POST goes to the address checked here
     except ApplicationError as exc:
         raise PermanentDeliveryError(f"Target refused at send time: {exc.message}") from exc
     body = atlas_body(delivery, event_type)
@@ -120,16 +120,12 @@ def atlas_send(delivery: Delivery) -> str | None:
         "webhook-signature": signature,
     }
     try:
-        response = requests.post(
-            subscription.url,
-            data=body.encode(),
-            headers=headers,
-            timeout=settings.OUTBOUND_HTTP_TIMEOUT_SECONDS,
-            allow_redirects=False,
+        response = pinned_post(
+            target, body=body.encode(), headers=headers, timeout=settings.OUTBOUND_HTTP_TIMEOUT_SECONDS
         )
-    except requests.RequestException as exc:  # timeouts, refused connections: the receiver may come back
+    except (urllib3.exceptions.HTTPError, OSError) as exc:  # timeouts, refused: the receiver may come back
         raise RetryableDeliveryError(f"Subscriber unreachable: {exc.__class__.__name__}: {exc}") from exc
-    status, text = response.status_code, response.text[:2000]
+    status, text = response.status, response.text
     if 200 <= status < 300:
         return msg_id
     if status == 410:
@@ -137,7 +133,7 @@ def atlas_send(delivery: Delivery) -> str | None:
     if status == 429:
         raise RetryableDeliveryError(
             "The subscriber rate-limited us (429)",
-            retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after=_retry_after_seconds(response.headers.get("retry-after")),
             status_code=status,
             response_body=text,
         )

@@ -11,7 +11,8 @@ Facts the mapping respects (DESIGN.md "Provider facts"):
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from revenue.entries import LedgerEntry
@@ -85,15 +86,27 @@ def flag(value) -> bool:
     return str(value or "").strip().lower() in ("true", "1", "yes")
 
 
+# More than this is not a price (and would not fit the ledger's bigint): refused, not booked.
+MAX_CENTS = 10**12
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
 def _cents(value, name: str) -> int:
+    """Whole USD cents in ASCII digits only: `٣٠٠` or `³` is refused, never read as 300."""
     if isinstance(value, bool):
         raise MappingError(f"'{name}' is not an amount in cents")
     if isinstance(value, int):
-        return value
-    text = str(value or "").strip()
-    if not text.isdigit():
-        raise MappingError(f"'{name}' must be whole USD cents, got {value!r}")
-    return int(text)
+        cents = value
+    else:
+        text = str(value if value is not None else "").strip()
+        if not _ASCII_DIGITS.fullmatch(text):
+            raise MappingError(f"'{name}' must be whole USD cents in digits 0-9, got {str(value)[:40]!r}")
+        if len(text) > len(str(MAX_CENTS)):
+            raise MappingError(f"'{name}' is {len(text)} digits long: not a price")
+        cents = int(text)
+    if not 0 <= cents <= MAX_CENTS:
+        raise MappingError(f"'{name}' must be between 0 and {MAX_CENTS} cents, got {cents}")
+    return cents
 
 
 def resource_of(payload: dict) -> str:
@@ -117,16 +130,23 @@ def sale_amount_cents(payload: dict) -> int:
 
 
 def _sale_time(payload: dict, received_at: datetime) -> datetime:
+    """An aware UTC datetime, or MappingError with the reason (never OverflowError or another crash)."""
     raw = str(payload.get("sale_timestamp") or "").strip()
     if not raw:
         return received_at
+    shown = raw[:60]
+    if not raw.isascii():
+        raise MappingError(f"sale_timestamp {shown!r} is not an ISO 8601 time (ASCII digits only)")
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise MappingError(f"sale_timestamp {raw!r} is not an ISO 8601 time") from None
+        raise MappingError(f"sale_timestamp {shown!r} is not an ISO 8601 time (years 1 to 9999)") from None
     if moment.tzinfo is None:
-        raise MappingError(f"sale_timestamp {raw!r} has no time zone")
-    return moment
+        raise MappingError(f"sale_timestamp {shown!r} has no time zone")
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise MappingError(f"sale_timestamp {shown!r} is outside the range of dates in UTC") from None
 
 
 def map_ping(payload: dict, *, received_at: datetime) -> Mapped:
@@ -148,10 +168,11 @@ def map_ping(payload: dict, *, received_at: datetime) -> Mapped:
         "customer_id": str(payload.get("purchaser_id") or "").strip() or None,
         "source_id": sale_id,
         "product_id": str(payload.get("product_id") or payload.get("product_permalink") or ""),
-        "entity_hint": str(
-            (payload.get("url_params") or {}).get("entity", "") if isinstance(payload.get("url_params"), dict) else ""
-        ),
     }
+    # url_params is the query string the BUYER put on the product page: it never picks the entity
+    # (the product mapping does); it is kept and compared, and a conflict raises an alert.
+    url_params = payload.get("url_params") if isinstance(payload.get("url_params"), dict) else {}
+    buyer_hint = str(url_params.get("entity") or "")[:200]
     metadata = {
         "sale_id": sale_id,
         "order_number": str(payload.get("order_number") or ""),
@@ -161,6 +182,8 @@ def map_ping(payload: dict, *, received_at: datetime) -> Mapped:
         "gift": flag(payload.get("is_gift_receiver_purchase")),
         "resource_name": resource,
     }
+    if buyer_hint:
+        metadata["buyer_entity_hint"] = buyer_hint
     sale = LedgerEntry(
         event_id=sale_key,
         event_type="sale",
@@ -169,6 +192,7 @@ def map_ping(payload: dict, *, received_at: datetime) -> Mapped:
         occurred_at=_sale_time(payload, received_at),
         metadata={**metadata, "gumroad_fee_cents": str(payload.get("gumroad_fee") or "")},
         description=f"Gumroad sale {payload.get('product_name') or sale_id}",
+        buyer_entity_hint=buyer_hint,
         **common,
     )
     facts = []

@@ -301,11 +301,33 @@ def _record(entry: LedgerEntry, *, mirror_parent: bool = False, source: str) -> 
         )
     result = revenue_event_record(entry=entry)
     if result.created:
-        _entity_checks(result.event, entry=entry, resolved=result.entity_resolved, source=source)
+        _entity_checks(
+            result.event, entry=entry, resolved=result.entity_resolved, source=source, conflict=result.entity_conflict
+        )
     return result.event
 
 
-def _entity_checks(event: RevenueEvent, *, entry: LedgerEntry, resolved: bool, source: str) -> None:
+def _entity_checks(event: RevenueEvent, *, entry: LedgerEntry, resolved: bool, source: str, conflict: str = "") -> None:
+    if conflict and not event.parent_event_id:
+        # One alert per payment: its refunds and fees follow the sale. Configuration beat a hint (e.g. a buyer's url_params[entity]): booked by the mapping, flagged here.
+        alert_raise(
+            alert_type="entity",
+            severity="warning",
+            message=(
+                f"{event.event_id} was booked to {event.entity.name}: {conflict} ({source}). "
+                "A hint never overrides the configured mapping; if the mapping is wrong, fix it on the entity "
+                "(Admin > Revenue > Entities), then reverse and re-book the row."
+            ),
+            fingerprint=f"entity:conflict:{event.event_id}",
+            metadata={
+                "event_id": event.event_id,
+                "entity_hint": entry.entity_hint,
+                "buyer_entity_hint": entry.buyer_entity_hint,
+                "stripe_account": entry.stripe_account,
+                "product_id": entry.product_id,
+            },
+            entity=event.entity,
+        )
     if not resolved:
         alert_raise(
             alert_type="entity",
@@ -377,7 +399,9 @@ def _stripe_refund_apply(fact: StripeRefund, *, source: str) -> list[RevenueEven
     refund = result.event
     events = [refund]
     if result.created:
-        _entity_checks(refund, entry=entry, resolved=result.entity_resolved, source=source)
+        _entity_checks(
+            refund, entry=entry, resolved=result.entity_resolved, source=source, conflict=result.entity_conflict
+        )
         open_amount = _unattributed_open(parent_event_id=refund.parent_event_id, charge_id=fact.charge_id)
         if open_amount > 0 and not fact.failed:
             # charge.refunded booked this money before its refund id was known: settle it now.

@@ -28,7 +28,7 @@ MAX_FIELDS = 8
 
 
 def _escape(text: str) -> str:
-    """Slack mrkdwn control characters."""
+    """Slack's three control characters, so mentions and links in data arrive as text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -93,7 +93,8 @@ def alert_slack_message(payload: dict) -> dict | None:
     emoji, severity = style
     type_label = _type_label(payload["alert_type"])
     message = payload.get("message", "")
-    text = f"{emoji} {severity} alert ({type_label}): {message}"
+    # The fallback text is rendered as mrkdwn too: escaped like the blocks, so `<!channel>` stays inert.
+    text = f"{emoji} {severity} alert ({_escape(type_label)}): {_escape(message)}"
     where = (payload.get("metadata") or {}).get("where")
     context = []
     if where:

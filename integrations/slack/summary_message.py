@@ -59,4 +59,6 @@ def summary_blocks(payload: dict, *, insight: str | None = None) -> list[dict]:
 @slack_formatter("summary.")
 def summary_slack_message(payload: dict) -> dict:
     insight = summary_insight(payload)
-    return {"text": summary_text(payload, insight=insight), "blocks": summary_blocks(payload, insight=insight)}
+    # The fallback text is parsed like mrkdwn: entity names and the insight are escaped as in the blocks.
+    text = _escape(summary_text(payload, insight=insight))
+    return {"text": text, "blocks": summary_blocks(payload, insight=insight)}
