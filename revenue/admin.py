@@ -24,7 +24,7 @@ from import_export.admin import ExportMixin, ImportMixin
 from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
-from .business_time import business_zone
+from .business_time import business_local, business_zone
 from .errors import ApplicationError
 from .forms import (
     SERVICE_ERROR_FIELDS,
@@ -43,7 +43,7 @@ from .services import payout_upsert
 
 
 def _local(dt) -> str:
-    return f"{dt.astimezone(business_zone()):%Y-%m-%d %H:%M %Z}" if dt else "—"
+    return f"{business_local(dt):%Y-%m-%d %H:%M %Z}" if dt else "—"
 
 
 def _money_html(amount_cents: int, currency: str):
