@@ -12,6 +12,8 @@ import json
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
@@ -40,6 +42,17 @@ from .models import Entity, ExchangeRate, LedgerAuditEntry, Payout, RevenueEvent
 from .money import format_money
 from .resources import IMPORT_RESOURCES, LedgerExportResource, SafeCSV
 from .services import payout_upsert
+
+
+class CalendarSafeChangeList(ChangeList):
+    """Django's date hierarchy computes the next year/month in Python: year 9999 (a row may be
+    there) overflows. Any such parameter is a refused lookup (the list reloads), never a 500."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
 
 
 def _local(dt) -> str:
@@ -121,6 +134,9 @@ class RevenueEventAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         css = {"all": ["revenue/backoffice.css"]}
 
     # --- read-only ledger -----------------------------------------------------------------
+
+    def get_changelist(self, request, **kwargs):
+        return CalendarSafeChangeList
 
     def has_add_permission(self, request):
         return False
