@@ -13,7 +13,7 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from revenue.business_time import business_zone
+from revenue.business_time import business_local
 from revenue.money import CurrencyError, from_minor_units, normalize_currency, to_minor_units
 
 from .models import AlertRule, RevenueAlert
@@ -33,7 +33,7 @@ STATUS_COLOURS = {
 
 
 def _local(instant) -> str:
-    return instant.astimezone(business_zone()).strftime("%Y-%m-%d %H:%M %Z") if instant else "—"
+    return business_local(instant).strftime("%Y-%m-%d %H:%M %Z") if instant else "—"
 
 
 class AlertNoteForm(forms.Form):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from revenue.business_time import business_zone, day_bounds
+from revenue.business_time import business_local, business_zone, day_bounds
 from revenue.models import RevenueEvent
 from revenue.money import format_money, minor_unit_exponent
 
@@ -40,7 +40,7 @@ class Condition:
 
 
 def local_time(instant: datetime) -> str:
-    return instant.astimezone(business_zone()).strftime("%Y-%m-%d %H:%M %Z")
+    return business_local(instant).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def local_day(day: date) -> str:
@@ -382,7 +382,7 @@ def is_duplicate_pair(a: RevenueEvent, b: RevenueEvent, *, window: timedelta) ->
     manual = RevenueEvent.Provider.MANUAL
     zone = business_zone()
     return (a.provider == manual) != (b.provider == manual) and (
-        a.occurred_at.astimezone(zone).date() == b.occurred_at.astimezone(zone).date()
+        business_local(a.occurred_at, zone).date() == business_local(b.occurred_at, zone).date()
     )
 
 
@@ -433,7 +433,7 @@ def detect_duplicate(*, event: RevenueEvent, candidates: Sequence[RevenueEvent],
     if manual and provider_side:
         message = (
             f"Possible double booking: a manual entry and a provider payment of {money} from {who} on "
-            f"{local_day(group[0].occurred_at.astimezone(business_zone()).date())}: {listed}. If the manual "
+            f"{local_day(business_local(group[0].occurred_at).date())}: {listed}. If the manual "
             f"entry records the same money, reverse it (Admin > Revenue events > reverse)."
         )
     else:

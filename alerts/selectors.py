@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Case, Count, F, Max, Min, Q, QuerySet, Sum, When, Window
 from django.db.models.functions import Abs, Lower, TruncDate
 
-from revenue.business_time import business_zone, day_bounds
+from revenue.business_time import business_local, business_zone, day_bounds
 from revenue.models import Entity, RevenueEvent
 
 from .models import AlertRule, RevenueAlert
@@ -109,7 +109,7 @@ def same_weekday_series(*, day: date, weeks: int = 8) -> list[DailySeries]:
         return []
     firsts = _net_rows().filter(occurred_at__lt=end).values("entity_id", "currency").annotate(first=Min("occurred_at"))
     zone = business_zone()
-    first_day = {(row["entity_id"], row["currency"]): row["first"].astimezone(zone).date() for row in firsts}
+    first_day = {(row["entity_id"], row["currency"]): business_local(row["first"], zone).date() for row in firsts}
     return [
         DailySeries(entity_id=key[0], currency=key[1], first_day=first_day[key], nets=nets, counts=counts)
         for key, (nets, counts) in sorted(grouped.items())

@@ -4,6 +4,7 @@ An integration switches on when its key is present. Production secrets have no
 defaults: with DEBUG off, SECRET_KEY must be set.
 """
 
+from datetime import date
 from pathlib import Path
 
 import environ
@@ -114,6 +115,9 @@ USE_TZ = True
 # Business days run midnight to midnight here; every report is in this zone.
 REVENUE_TIME_ZONE = env.str("REVENUE_TIME_ZONE", default="America/Chicago")
 REPORTING_CURRENCY = "USD"
+# The plausible window for when money moved (webhooks, manual entry, CSV): earlier or later is refused.
+LEDGER_EARLIEST_DATE = date.fromisoformat(env.str("LEDGER_EARLIEST_DATE", default="2000-01-01"))
+LEDGER_FUTURE_LEEWAY_HOURS = env.int("LEDGER_FUTURE_LEEWAY_HOURS", default=24)
 # Reconciliation: a bank deposit matches an expected one within this many business days (Mon-Fri).
 RECONCILIATION_WINDOW_BUSINESS_DAYS = env.int("RECONCILIATION_WINDOW_BUSINESS_DAYS", default=5)
 
@@ -145,6 +149,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Webhook bodies above this are refused with 413 before anything is parsed.
 WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+# Every JSON body from outside (webhooks, the API): nesting limit (deeper is a 400) and
+# the API's size limit (larger is a 413). See integrations/json_limits.py.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 # Inbound webhooks are stored first, then booked: "celery" hands booking to a worker
 # (inline anyway when no broker is configured); "inline" books within the request.
 WEBHOOK_PROCESSING = env.str("WEBHOOK_PROCESSING", default="celery")
@@ -209,7 +217,7 @@ DJSTRIPE_USE_NATIVE_JSONFIELD = True
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["integrations.api.parsers.LimitedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "EXCEPTION_HANDLER": "branchberg.exceptions.api_exception_handler",

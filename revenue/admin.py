@@ -12,6 +12,8 @@ import json
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
@@ -24,7 +26,7 @@ from import_export.admin import ExportMixin, ImportMixin
 from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
-from .business_time import business_zone
+from .business_time import business_local, business_zone
 from .errors import ApplicationError
 from .forms import (
     SERVICE_ERROR_FIELDS,
@@ -42,8 +44,19 @@ from .resources import IMPORT_RESOURCES, LedgerExportResource, SafeCSV
 from .services import payout_upsert
 
 
+class CalendarSafeChangeList(ChangeList):
+    """Django's date hierarchy computes the next year/month in Python: year 9999 (a row may be
+    there) overflows. Any such parameter is a refused lookup (the list reloads), never a 500."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+
 def _local(dt) -> str:
-    return f"{dt.astimezone(business_zone()):%Y-%m-%d %H:%M %Z}" if dt else "—"
+    return f"{business_local(dt):%Y-%m-%d %H:%M %Z}" if dt else "—"
 
 
 def _money_html(amount_cents: int, currency: str):
@@ -121,6 +134,9 @@ class RevenueEventAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         css = {"all": ["revenue/backoffice.css"]}
 
     # --- read-only ledger -----------------------------------------------------------------
+
+    def get_changelist(self, request, **kwargs):
+        return CalendarSafeChangeList
 
     def has_add_permission(self, request):
         return False

@@ -18,7 +18,7 @@ from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from .business_time import business_today, month_end, month_start
-from .errors import ApplicationError
+from .errors import ApplicationError, file_read_error_message
 from .models import BankDeposit, DepositMatch, DepositMatchItem, Entity, ExpectedDeposit, ReconciliationAction
 from .reconciliation import selectors, services
 from .reconciliation.bank_formats import (
@@ -87,6 +87,10 @@ class BankDepositAdmin(ImportMixin, admin.ModelAdmin):
     date_hierarchy = "posted_on"
     readonly_fields = [f.name for f in BankDeposit._meta.fields]
     import_export_change_list_template = "admin/reconciliation/bankdeposit_change_list.html"
+    import_template_name = "admin/reconciliation/import.html"
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        form.add_error("import_file", file_read_error_message(e))
 
     def has_add_permission(self, request):
         return False

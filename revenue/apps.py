@@ -6,4 +6,4 @@ class RevenueConfig(AppConfig):
     verbose_name = "Revenue ledger"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connection setup for the append-only guard)
+        from . import db_types, signals  # noqa: F401  (connection setup: the append-only guard, safe date loaders)

@@ -25,7 +25,7 @@ import uuid
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +37,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from .business_time import business_date_of, business_zone, day_bounds
+from .business_time import business_date_of, business_zone, day_bounds, time_window_problem
 from .entries import LedgerEntry
 from .models import Entity, ExchangeRate, OutboxMessage, RevenueEvent
 from .money import CurrencyError, convert_minor_units, from_minor_units, normalize_currency, to_minor_units
@@ -139,7 +139,10 @@ class PossibleDuplicate:
 
 def _cell(row: dict, column: str) -> str:
     value = row.get(column)
-    return "" if value is None else str(value).strip()
+    text = "" if value is None else str(value).strip()
+    if "\x00" in text:
+        raise RowError(column, "contains a NUL character (the file may be binary or UTF-16); save it as CSV UTF-8")
+    return text
 
 
 def _first_present(row: dict, columns: list[str]) -> tuple[str, str]:
@@ -214,12 +217,20 @@ def parse_occurred_at(value: str, column: str, *, naive_zone=None) -> datetime:
         ) from None
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=zone)
-    if parsed > timezone.now() + _FUTURE_SLACK:
-        raise RowError(column, f"'{value}' is in the future")
+    _check_window(parsed, column, value)
     return parsed
 
 
-_FUTURE_SLACK = timedelta(days=1)
+def _check_window(moment: datetime, column: str, value: str) -> None:
+    """Imported dates must fall in the ledger's window (LEDGER_EARLIEST_DATE .. now + 1 day)."""
+    if not time_window_problem(moment):
+        return
+    earliest = settings.LEDGER_EARLIEST_DATE
+    if moment.year < earliest.year or moment < timezone.now():
+        raise RowError(
+            column, f"'{value}' is before {earliest.isoformat()}, the earliest date accepted; check the date"
+        )
+    raise RowError(column, f"'{value}' is in the future (latest accepted: tomorrow); check the date")
 
 
 def check_columns(headers: Iterable[str], fmt: str) -> None:
@@ -469,10 +480,12 @@ def map_gumroad_row(row: dict, *, file_name: str = "") -> MappedRow:
             parsed_day = date.fromisoformat(day)
         except ValueError:
             raise RowError("Purchase Date", f"'{day}' is not a date (YYYY-MM-DD)") from None
-        clock = time.fromisoformat(when) if when and ":" in when else time(12, 0)
+        try:
+            clock = time.fromisoformat(when) if when and ":" in when else time(12, 0)
+        except ValueError:
+            raise RowError("Purchase Time (UTC timezone)", f"'{when}' is not a time (HH:MM:SS)") from None
         occurred_at = datetime.combine(parsed_day, clock, tzinfo=UTC)
-        if occurred_at > timezone.now() + _FUTURE_SLACK:
-            raise RowError("Purchase Date", f"'{day}' is in the future")
+        _check_window(occurred_at, "Purchase Date", day)
     event_id = f"gumroad:sale:{purchase_id}"  # Gumroad's purchase id is the ping's sale_id
     email = _email(row, "Purchase Email") or _email(row, "Buyer Email")
     metadata = {"source": f"csv:{FORMAT_GUMROAD}", "sale_id": purchase_id}

@@ -6,7 +6,7 @@ into UTC instants and back.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -25,8 +25,46 @@ def business_today() -> date:
     return business_now().date()
 
 
+def business_local(instant: datetime, zone: ZoneInfo | None = None) -> datetime:
+    """`instant` in the business zone (or `zone`); total: where the conversion would leave
+    Python's date range (year 1, year 9999), the instant is returned in UTC instead."""
+    try:
+        return instant.astimezone(zone or business_zone())
+    except (OverflowError, ValueError):
+        try:
+            return instant.astimezone(UTC)
+        except (OverflowError, ValueError):
+            return SAFE_MAX if instant.year > 1 else SAFE_MIN
+
+
 def business_date_of(instant: datetime) -> date:
-    return instant.astimezone(business_zone()).date()
+    return business_local(instant).date()
+
+
+# Every reader can convert these to any time zone (offsets are under 26 hours).
+SAFE_MIN = datetime(1, 1, 3, tzinfo=UTC)
+SAFE_MAX = datetime(9999, 12, 29, tzinfo=UTC)
+
+
+def ledger_time_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The plausible range for when money moved: LEDGER_EARLIEST_DATE (UTC midnight)
+    to now + LEDGER_FUTURE_LEEWAY_HOURS. Every write path checks it (revenue.services)."""
+    earliest = datetime.combine(settings.LEDGER_EARLIEST_DATE, time.min, tzinfo=UTC)
+    latest = (now or timezone.now()) + timedelta(hours=settings.LEDGER_FUTURE_LEEWAY_HOURS)
+    return earliest, latest
+
+
+def time_window_problem(instant: datetime, *, now: datetime | None = None) -> str:
+    """Why `instant` cannot be a ledger time ('' when it can). Safe for any aware datetime."""
+    earliest, latest = ledger_time_window(now)
+    if instant < earliest:
+        return f"{instant.isoformat()} is before {earliest.date().isoformat()}, the earliest date the ledger accepts"
+    if instant > latest:
+        return (
+            f"{instant.isoformat()} is more than {settings.LEDGER_FUTURE_LEEWAY_HOURS} hours in the future "
+            f"(latest accepted: {latest.replace(microsecond=0).isoformat()})"
+        )
+    return ""
 
 
 def day_start(day: date) -> datetime:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from django.db import transaction
 
 from .audit import event_snapshot, ledger_audit_record
-from .business_time import business_today, business_zone
+from .business_time import business_local, business_today, business_zone
 from .entries import LedgerEntry
 from .errors import ApplicationError, Conflict
 from .models import Entity, LedgerAuditEntry, RevenueEvent
@@ -86,7 +86,7 @@ def _record(*, data: ManualEntryData, actor, extra_metadata: dict | None = None)
     if clash is not None:
         raise Conflict(
             f"PO / contract number '{reference}' is already recorded for {data.entity.name} "
-            f"({clash.amount_display} on {clash.occurred_at.astimezone(business_zone()):%Y-%m-%d}). "
+            f"({clash.amount_display} on {business_local(clash.occurred_at):%Y-%m-%d}). "
             "Use Correct on that entry instead of recording it twice.",
             code="duplicate_reference",
         )

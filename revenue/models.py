@@ -5,6 +5,7 @@ row it reverses; with SAFE_MODE on the database itself refuses UPDATE/DELETE.
 """
 
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import models
@@ -13,6 +14,10 @@ from django.utils import timezone
 from simple_history import register as simple_history_register
 
 from .money import format_money
+
+# The database's own bounds for a ledger time (see RevenueEvent.Meta.constraints).
+OCCURRED_AT_FLOOR = datetime(1970, 1, 1, tzinfo=UTC)
+OCCURRED_AT_CEILING = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class Entity(models.Model):
@@ -139,6 +144,13 @@ class RevenueEvent(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="reversal", reverses__isnull=False) | ~Q(kind="reversal"),
                 name="revenue_revenueevent_reversal_has_target",
+            ),
+            # The last line of defence behind the service's time window (LEDGER_EARLIEST_DATE ..
+            # now + leeway): wide, so it never refuses a real row. NOT VALID in the database
+            # (migration 0007): rows from before it stay readable, see revenue.db_types.
+            models.CheckConstraint(
+                condition=Q(occurred_at__gte=OCCURRED_AT_FLOOR, occurred_at__lt=OCCURRED_AT_CEILING),
+                name="revenue_revenueevent_occurred_at_sane",
             ),
         ]
 

@@ -242,6 +242,8 @@ def to_minor_units(amount: str | Decimal | int, currency: str) -> int:
     if isinstance(amount, float):
         raise CurrencyError("amounts must not be floats")
     text = str(amount).strip().replace(",", "").replace(" ", "")
+    if not text.isascii():  # Decimal() also reads other scripts' digits ('٣٠٠'): refuse, do not guess
+        raise CurrencyError(f"'{amount}' is not a number written in ASCII digits (0-9)")
     try:
         value = Decimal(text)
     except InvalidOperation:

@@ -32,7 +32,7 @@ from .backfill import (
     possible_duplicates_find,
     possible_duplicates_report,
 )
-from .business_time import business_zone
+from .business_time import business_local
 from .errors import ApplicationError
 from .models import Entity, LedgerAuditEntry, RevenueEvent
 from .money import format_money, from_minor_units
@@ -181,7 +181,7 @@ class LedgerImportResource(resources.Resource):
             first = next((str(v) for v in values if v not in (None, "")), "")
             return [first, "", "", "", "", "", "", "", note]
         entry = prepared.entry
-        local = entry.occurred_at.astimezone(business_zone())
+        local = business_local(entry.occurred_at)
         return [
             entry.event_id,
             prepared.entity.name,

@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .business_time import business_date_of
+from .business_time import business_date_of, time_window_problem
 from .entries import LedgerEntry
 from .errors import ApplicationError, Conflict
 from .models import Entity, ExchangeRate, Payout, RevenueDailyRollup, RevenueEvent
@@ -160,7 +160,47 @@ def _validate(entry: LedgerEntry) -> LedgerEntry:
         raise ApplicationError("amount_cents must be an integer of minor units", code="invalid_amount")
     if timezone.is_naive(entry.occurred_at):
         raise ApplicationError("occurred_at must be timezone-aware", code="naive_datetime")
+    problem = time_window_problem(entry.occurred_at)
+    if problem:
+        raise ApplicationError(f"occurred_at {problem}: refused, nothing booked", code="occurred_at_out_of_range")
+    for name in _TEXT_FIELDS:
+        if "\x00" in (getattr(entry, name) or ""):
+            raise ApplicationError(f"{name} contains a NUL character: refused, nothing booked", code="nul_character")
+    if _contains_nul(entry.metadata):
+        raise ApplicationError("metadata contains a NUL character: refused, nothing booked", code="nul_character")
     return replace(entry, currency=currency)
+
+
+_TEXT_FIELDS = (
+    "event_id",
+    "event_type",
+    "customer_email",
+    "customer_id",
+    "source_id",
+    "parent_event_id",
+    "reference",
+    "description",
+    "entity_hint",
+    "stripe_account",
+    "product_id",
+    "reverses_event_id",
+)
+
+
+def _contains_nul(value: object) -> bool:
+    """PostgreSQL text and jsonb cannot hold U+0000: find it before the database refuses it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 @transaction.atomic

@@ -28,7 +28,7 @@ from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from psycopg import pq
 
-from revenue.business_time import business_zone
+from revenue.business_time import business_local, business_zone
 from revenue.models import Entity, RevenueEvent
 from revenue.money import ISO_4217_CODES, minor_unit_exponent
 
@@ -329,7 +329,7 @@ def _python_rows(queryset: QuerySet[RevenueEvent]) -> Iterator[list]:
     fields = [field for field in RevenueEvent._meta.concrete_fields if field.name != "metadata"]
     rows = queryset.order_by("occurred_at", "id").only(*[field.name for field in fields])
     for event in rows.iterator(chunk_size=2000):
-        local = event.occurred_at.astimezone(zone)
+        local = business_local(event.occurred_at, zone)
         values = {
             "id": str(event.id),
             "provider": event.provider,

@@ -53,9 +53,17 @@ def object_id(value) -> str:
 
 
 def from_epoch(value) -> datetime:
+    """Unix seconds (an integer, or a string of ASCII digits) -> aware UTC datetime; MappingError otherwise."""
     if value is None or isinstance(value, bool):
         raise MappingError("missing timestamp")
-    return datetime.fromtimestamp(int(value), tz=UTC)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int):
+        raise MappingError(f"timestamp {value!r} is not whole Unix seconds")
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise MappingError(f"timestamp {value} is outside the range of dates") from None
 
 
 def _int(value, name: str) -> int:
@@ -536,6 +544,8 @@ def envelope_check(event) -> None:
         raise MappingError("the body is not a JSON object")
     if not isinstance(event.get("id"), str) or not event["id"]:
         raise MappingError("event has no id")
+    if "\x00" in event["id"] or "\x00" in str(event.get("type")):
+        raise MappingError("the event id or type contains a NUL character")
     if not isinstance(event.get("type"), str) or not event["type"]:
         raise MappingError("event has no type")
     data = event.get("data")

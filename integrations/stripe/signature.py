@@ -26,7 +26,7 @@ def stripe_signature_verify(*, payload: str, header: str | None, secrets: list[s
     for secret in secrets:
         try:
             stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
-            _refuse_future(header, tolerance)
+            _refuse_future(_timestamp(header), tolerance)
             return
         except stripe.SignatureVerificationError as exc:
             # The SDK checks the HMAC first, so "tolerance" means this secret matched but the timestamp is old.
@@ -38,13 +38,23 @@ def stripe_signature_verify(*, payload: str, header: str | None, secrets: list[s
     raise SignatureRefused("invalid_signature", "The Stripe-Signature does not match any configured secret.")
 
 
-def _refuse_future(header: str, tolerance: int) -> None:
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t" and value.isdigit() and int(value) > time.time() + tolerance:
-            raise SignatureRefused(
-                "future_signature", f"The signature timestamp is more than {tolerance} seconds in the future."
-            )
+def _timestamp(header: str) -> int:
+    """The one `t=` of the header, ASCII digits only: the SDK's int() would also take ' 1', '+1'
+    or other scripts' digits, and a timestamp our future check cannot read must not pass it."""
+    values = [value for key, _, value in (item.partition("=") for item in header.split(",")) if key.strip() == "t"]
+    if len(values) != 1 or not (values[0].isascii() and values[0].isdigit()) or len(values[0]) > 12:
+        raise SignatureRefused(
+            "malformed_signature",
+            "The Stripe-Signature header needs exactly one timestamp t=<unix seconds> in ASCII digits.",
+        )
+    return int(values[0])
+
+
+def _refuse_future(timestamp: int, tolerance: int) -> None:
+    if timestamp > time.time() + tolerance:
+        raise SignatureRefused(
+            "future_signature", f"The signature timestamp is more than {tolerance} seconds in the future."
+        )
 
 
 def stripe_signature_header(*, payload: str, secret: str, timestamp: int) -> str:

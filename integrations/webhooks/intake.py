@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from django.db import close_old_connections, connection
 
 from ..facts import MappingError
 from ..gumroad import mapping as gumroad_mapping
+from ..json_limits import json_loads_limited
 from ..models import InboundDelivery
 from ..services.ingest import (
     NewDelivery,
@@ -101,7 +101,7 @@ def _stripe_verified(inbound: Inbound) -> NewDelivery:
     except SignatureRefused as refused:
         raise _Refusal(400, refused.code, refused.message) from None
     try:
-        event = json.loads(body)
+        event = json_loads_limited(body)
         envelope_check(event)
     except (ValueError, MappingError) as exc:
         raise _Refusal(400, "malformed", f"The body verifies but is not a Stripe event: {exc}") from None
@@ -119,12 +119,16 @@ def _gumroad_verified(inbound: Inbound) -> NewDelivery:
         payload = gumroad_mapping.parse_body(body, inbound.headers.get("Content-Type", ""))
     except MappingError as exc:
         raise _Refusal(400, "malformed", str(exc)) from None
+    except RecursionError:
+        raise _Refusal(400, "malformed", "the JSON is nested too deeply") from None
     if str(payload.get("seller_id") or "") not in settings.GUMROAD_SELLER_IDS:
         raise _Refusal(403, "unknown_seller", "This seller_id is not on the allow-list.")
     try:
         key = gumroad_mapping.delivery_key(payload)
     except MappingError as exc:
         raise _Refusal(400, "malformed", str(exc)) from None
+    if "\x00" in key:
+        raise _Refusal(400, "malformed", "sale_id contains a NUL character, which cannot be stored.")
     event_type = gumroad_mapping.resource_of(payload)
     return _new_delivery(inbound, InboundDelivery.Provider.GUMROAD, key, event_type, body)
 

@@ -18,13 +18,15 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import tablib
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from import_export import fields, resources, widgets
 from import_export.formats.base_formats import Format
 
+from revenue.business_time import business_today
 from revenue.models import BankDeposit, Entity
 from revenue.money import CurrencyError, normalize_currency, to_minor_units
 
@@ -119,13 +121,42 @@ def parse_mapping(text: str) -> dict[str, str]:
     return mapping
 
 
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
 def decode(content: bytes | str) -> str:
+    """The statement's text: UTF-8 (with or without BOM), UTF-16/32 with a BOM, else Windows-1252.
+    Raises StatementError, a sentence, for anything that is not text."""
     if isinstance(content, str):
-        return content.lstrip("\ufeff")
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return content.decode("cp1252", errors="replace")
+        text = content.lstrip("\ufeff")
+    else:
+        text = None
+        for bom, encoding in _BOMS:
+            if content.startswith(bom):
+                try:
+                    text = content[len(bom) :].decode(encoding)
+                except UnicodeDecodeError:
+                    raise StatementError(
+                        f"The file starts like {encoding.upper()} text but is not valid {encoding.upper()}; "
+                        "save it as CSV UTF-8 and upload it again."
+                    ) from None
+                break
+        if text is None:
+            try:
+                text = content.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = content.decode("cp1252", errors="replace")
+    if "\x00" in text:
+        raise StatementError(
+            "The file contains NUL characters, so it is not a text CSV (perhaps UTF-16 without a byte-order "
+            "mark, or a spreadsheet file); save it as CSV UTF-8 and upload it again."
+        )
+    return text
 
 
 def _norm_header(name: str) -> str:
@@ -172,10 +203,24 @@ def parse_statement_date(text: str) -> date:
     value = (text or "").strip()
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(value, fmt).date()
-        except ValueError:
+            return statement_date_check(datetime.strptime(value, fmt).date(), value)
+        except ValueError as exc:
+            if "accepted" in str(exc):
+                raise
             continue
     raise ValueError(f"'{value}' is not a date (expected YYYY-MM-DD or MM/DD/YYYY)")
+
+
+def statement_date_check(day: date, value: str = "") -> date:
+    """A posting date in the accepted range: LEDGER_EARLIEST_DATE to tomorrow (business time)."""
+    earliest = settings.LEDGER_EARLIEST_DATE
+    latest = business_today() + timedelta(days=1)
+    if not earliest <= day <= latest:
+        raise ValueError(
+            f"'{value or day.isoformat()}' is outside the accepted range "
+            f"{earliest.isoformat()} to {latest.isoformat()}; check the date"
+        )
+    return day
 
 
 def parse_statement_amount(text: str, currency: str) -> int:
@@ -246,6 +291,13 @@ def canonical_rows(
     return result
 
 
+def _ofx_posted_on(posted: datetime) -> str:
+    try:
+        return statement_date_check(posted.date()).isoformat()
+    except ValueError as exc:
+        raise StatementError(f"A transaction's DTPOSTED {exc}") from None
+
+
 def ofx_rows(content: bytes) -> list[dict]:
     """OFX/QFX bank statement transactions (ofxtools) -> canonical rows; FITID is the bank reference."""
     from ofxtools.Parser import OFXTree
@@ -268,7 +320,7 @@ def ofx_rows(content: bytes) -> list[dict]:
             rows.append(
                 {
                     "line": line,
-                    "posted_on": txn.dtposted.date().isoformat(),
+                    "posted_on": _ofx_posted_on(txn.dtposted),
                     "amount_cents": to_minor_units(txn.trnamt, txn_currency),
                     "currency": txn_currency,
                     "description": re.sub(r"\s+", " ", description).strip()[:500],
