@@ -14,6 +14,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "uvicorn_worker.UvicornWorker"
 timeout = 30
 keepalive = 30
+# The peer address reaches Django as it is (REMOTE_ADDR); Django alone reads X-Forwarded-For, with
+# TRUSTED_PROXY_COUNT (branchberg/client_address.py). uvicorn's own rewrite would disagree: by default
+# it trusts 127.0.0.1 (a local client's spoofed header becomes its address) and with "*" it takes the
+# left-most entry, which the client writes. HTTPS is read from X-Forwarded-Proto by Django
+# (SECURE_PROXY_SSL_HEADER), so nothing is lost.
+forwarded_allow_ips = ""
 
 
 def post_worker_init(worker):

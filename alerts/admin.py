@@ -19,17 +19,8 @@ from revenue.money import CurrencyError, from_minor_units, normalize_currency, t
 from .models import AlertRule, RevenueAlert
 from .services import alert_acknowledge, alert_close
 
-SEVERITY_COLOURS = {
-    RevenueAlert.Severity.CRITICAL: ("#fff", "#b91c1c"),
-    RevenueAlert.Severity.WARNING: ("#1f2937", "#fbbf24"),
-    RevenueAlert.Severity.INFO: ("#fff", "#2563eb"),
-}
-STATUS_COLOURS = {
-    RevenueAlert.Status.OPEN: "#b91c1c",
-    RevenueAlert.Status.ACKNOWLEDGED: "#b45309",
-    RevenueAlert.Status.RESOLVED: "#15803d",
-    RevenueAlert.Status.DISMISSED: "#6b7280",
-}
+# Badge colours live in revenue/static/revenue/backoffice.css (.alert-severity-*, .alert-status-*): no inline
+# style, for the Content-Security-Policy.
 
 
 def _local(instant) -> str:
@@ -112,22 +103,14 @@ class RevenueAlertAdmin(admin.ModelAdmin):
 
     @admin.display(description="Severity", ordering="severity")
     def severity_badge(self, alert: RevenueAlert) -> str:
-        colour, background = SEVERITY_COLOURS[alert.severity]
         return format_html(
-            '<span class="alert-severity alert-severity-{}" style="color:{};background:{};padding:2px 8px;'
-            'border-radius:10px;font-weight:600;white-space:nowrap">{}</span>',
-            alert.severity,
-            colour,
-            background,
-            alert.get_severity_display(),
+            '<span class="alert-severity alert-severity-{}">{}</span>', alert.severity, alert.get_severity_display()
         )
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, alert: RevenueAlert) -> str:
         return format_html(
-            '<span style="color:{};font-weight:600">{}</span>',
-            STATUS_COLOURS[alert.status],
-            alert.get_status_display(),
+            '<span class="alert-status alert-status-{}">{}</span>', alert.status, alert.get_status_display()
         )
 
     @admin.display(description="What happened")

@@ -61,7 +61,7 @@ class InboundDeliveryAdmin(admin.ModelAdmin):
             text = json.dumps(json.loads(obj.raw_body), indent=2, sort_keys=True)
         except ValueError:
             text = obj.raw_body
-        return format_html("<pre style='white-space: pre-wrap; max-height: 40em; overflow: auto'>{}</pre>", text)
+        return format_html('<pre class="bb-raw-body">{}</pre>', text)
 
     @admin.action(description="Reprocess the selected deliveries (idempotent)")
     def reprocess(self, request, queryset):
