@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "revenue.middleware.UploadLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -186,6 +187,13 @@ WEBHOOK_PROCESSING = env.str("WEBHOOK_PROCESSING", default="celery")
 WEBHOOK_GROUP_COMMIT = env.bool("WEBHOOK_GROUP_COMMIT", default=True)
 WEBHOOK_STORE_TIMEOUT_SECONDS = 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# Admin uploads (ledger CSV, bank statements): a body above IMPORT_MAX_UPLOAD_BYTES is refused from its
+# Content-Length before it is read; a file above IMPORT_BACKGROUND_THRESHOLD_BYTES skips the in-request
+# preview (a full rolled-back run, row by row) and is imported by a worker in IMPORT_JOB_BATCH_ROWS batches.
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+IMPORT_BACKGROUND_THRESHOLD_BYTES = env.int("IMPORT_BACKGROUND_THRESHOLD_BYTES", default=256 * 1024)
+IMPORT_JOB_BATCH_ROWS = env.int("IMPORT_JOB_BATCH_ROWS", default=5000)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # larger uploads are spooled to a temporary file, not memory
 
 # Celery. Without a broker, tasks run inline (the zero-setup run).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=env.str("REDIS_URL", default="")) or None

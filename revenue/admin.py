@@ -26,6 +26,7 @@ from import_export.admin import ExportMixin, ImportMixin
 from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
+from .admin_imports import BackgroundImportMixin
 from .business_time import business_local, business_zone
 from .errors import ApplicationError
 from .forms import (
@@ -65,7 +66,7 @@ def _money_html(amount_cents: int, currency: str):
 
 
 @admin.register(RevenueEvent)
-class RevenueEventAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
+class RevenueEventAdmin(BackgroundImportMixin, ImportMixin, ExportMixin, admin.ModelAdmin):
     list_display = [
         "occurred_local",
         "entity",
@@ -375,6 +376,9 @@ class RevenueEventAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         form = kwargs.get("form")
         entity = form.cleaned_data.get("entity") if form is not None and hasattr(form, "cleaned_data") else None
         return {"entity": entity}
+
+    def import_job_options(self, request, form) -> dict:
+        return {"format": self.choose_import_resource_class(form, request).format_name}
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)

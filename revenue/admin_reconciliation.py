@@ -17,9 +17,19 @@ from django.urls import path, reverse
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 
+from .admin_imports import BackgroundImportMixin
 from .business_time import business_today, month_end, month_start
 from .errors import ApplicationError, file_read_error_message
-from .models import BankDeposit, DepositMatch, DepositMatchItem, Entity, ExpectedDeposit, ReconciliationAction
+from .forms import UploadLimitFormMixin
+from .models import (
+    BankDeposit,
+    DepositMatch,
+    DepositMatchItem,
+    Entity,
+    ExpectedDeposit,
+    ImportJob,
+    ReconciliationAction,
+)
 from .reconciliation import selectors, services
 from .reconciliation.bank_formats import (
     MAPPING_KEYS,
@@ -56,7 +66,7 @@ class _StatementOptions(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
 
-class StatementImportForm(ImportForm, _StatementOptions):
+class StatementImportForm(UploadLimitFormMixin, ImportForm, _StatementOptions):
     pass
 
 
@@ -67,7 +77,7 @@ class StatementConfirmForm(ConfirmImportForm, _StatementOptions):
 
 
 @admin.register(BankDeposit)
-class BankDepositAdmin(ImportMixin, admin.ModelAdmin):
+class BankDepositAdmin(BackgroundImportMixin, ImportMixin, admin.ModelAdmin):
     resource_classes = [BankDepositResource]
     import_form_class = StatementImportForm
     confirm_form_class = StatementConfirmForm
@@ -109,6 +119,14 @@ class BankDepositAdmin(ImportMixin, admin.ModelAdmin):
             "currency": data.get("currency") or "USD",
             "mapping": parse_mapping(data.get("mapping", "")) if data.get("mapping") else None,
         }
+
+    import_job_kind = ImportJob.Kind.BANK
+
+    def import_job_options(self, request, form) -> dict:
+        data = form.cleaned_data
+        layout = self.get_import_formats()[int(data["format"])].layout_key
+        mapping = parse_mapping(data.get("mapping", "")) if data.get("mapping") else None
+        return {"layout": layout, "currency": data.get("currency") or "USD", "mapping": mapping}
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)

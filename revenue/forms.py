@@ -7,7 +7,9 @@ units); services do the writing.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.widgets import AdminDateWidget
+from django.template.defaultfilters import filesizeformat
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from .business_time import business_today
@@ -156,7 +158,37 @@ class ReverseForm(forms.Form):
     )
 
 
-class LedgerImportForm(ImportForm):
+class UploadLimitFormMixin:
+    """The upload limit on an import form: checked in the browser before sending (static JS, no inline
+    script), by revenue.middleware from Content-Length, and here on the received file."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .middleware import upload_limit_message
+
+        attrs = self.fields["import_file"].widget.attrs
+        attrs["data-max-bytes"] = str(settings.IMPORT_MAX_UPLOAD_BYTES)
+        attrs["data-limit-message"] = upload_limit_message()
+        self.fields["import_file"].help_text = (
+            f"Up to {filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES)}. Files above "
+            f"{filesizeformat(settings.IMPORT_BACKGROUND_THRESHOLD_BYTES)} are imported in the background, "
+            "with a progress page."
+        )
+
+    def clean_import_file(self):
+        from .middleware import upload_limit_message
+
+        upload = self.cleaned_data.get("import_file")
+        if upload is not None and upload.size > settings.IMPORT_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(upload_limit_message(upload.size))
+        return upload
+
+    @property
+    def media(self):
+        return super().media + forms.Media(js=["revenue/upload_limit.js"])
+
+
+class LedgerImportForm(UploadLimitFormMixin, ImportForm):
     entity = forms.ModelChoiceField(
         queryset=Entity.objects.all(),
         required=False,

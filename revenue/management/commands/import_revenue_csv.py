@@ -14,17 +14,15 @@ from revenue.audit import ledger_audit_record
 from revenue.backfill import (
     BATCH_SIZE,
     FORMATS,
-    MAPPERS,
     FileFormatError,
     ImportReport,
-    RowError,
     RowPreparer,
     check_columns,
     count_csv_rows,
     csv_headers,
-    import_batch,
     iter_csv_rows,
 )
+from revenue.imports import ledger_rows_import
 from revenue.models import Entity, LedgerAuditEntry
 
 MAX_ERRORS_SHOWN = 50
@@ -65,30 +63,25 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: {exc}") from None
 
         report = ImportReport()
-        mapper = MAPPERS[fmt]
         preparer = RowPreparer(default_entity=default_entity)
         total = count_csv_rows(file)
         progress = tqdm(total=total, unit="row", desc=file.name, disable=no_progress, file=sys.stderr)
+
+        def on_batch(report: ImportReport) -> bool:
+            progress.update(report.rows - progress.n)
+            return True
+
         try:
             with transaction.atomic():
-                batch = []
-                for number, row in iter_csv_rows(file):
-                    report.rows += 1
-                    try:
-                        mapped = mapper(row, file_name=file.name)
-                    except RowError as exc:
-                        report.errors.append((number, exc.column, exc.message))
-                    else:
-                        if mapped.skip_reason:
-                            report.skipped_other += 1
-                        else:
-                            batch.append((number, mapped))
-                    if len(batch) >= batch_size:
-                        import_batch(batch=batch, preparer=preparer, report=report)
-                        batch = []
-                        progress.update(report.rows - progress.n)
-                import_batch(batch=batch, preparer=preparer, report=report)
-                progress.update(report.rows - progress.n)
+                ledger_rows_import(
+                    rows=iter_csv_rows(file),
+                    fmt=fmt,
+                    preparer=preparer,
+                    report=report,
+                    file_name=file.name,
+                    batch_size=batch_size,
+                    on_batch=on_batch,
+                )
                 ledger_audit_record(
                     action=LedgerAuditEntry.Action.IMPORT,
                     actor=actor,
