@@ -40,7 +40,7 @@ from revenue.entries import LedgerEntry
 from revenue.manual import ManualEntryData, ledger_event_reverse, manual_entry_create
 from revenue.models import Entity, ExpectedDeposit, LedgerAuditEntry, RevenueEvent
 from revenue.reconciliation.services import reconciliation_flag, reconciliation_run
-from revenue.services import revenue_event_record
+from revenue.services import payout_upsert, revenue_event_record
 from datetime import UTC, datetime
 
 out = {}
@@ -64,8 +64,10 @@ booked = revenue_event_record(entry=LedgerEntry(
     event_id="stripe:pi_privs", provider="stripe", event_type="payment_intent.succeeded", kind="payment",
     amount_cents=4200, currency="USD", occurred_at=datetime(2026, 6, 2, 15, tzinfo=UTC),
 )).event
+payout, _ = payout_upsert(provider="stripe", payout_id="po_privs", entity=aplus, amount_cents=4200,
+                          currency="USD", status="paid", arrival_on=date(2026, 6, 3))
 reconciliation_run(entity=aplus)
-expected = ExpectedDeposit.objects.get(entity=aplus, event=kept)
+expected = ExpectedDeposit.objects.get(entity=aplus, payout=payout)
 reconciliation_flag(target=expected, reason="not on the statement", user=clerk)
 spare = Entity.objects.create(name="Spare Entity LLC", slug="spare")
 spare.delete()  # cascades to revenue_daily_rollup: the app role may DELETE there
