@@ -9,6 +9,7 @@ for the SQL a hostile session would try.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
 from psycopg import errors
 
@@ -250,3 +251,33 @@ def test_the_owner_migrations_apply_backwards_and_forwards(app_db):
     assert not app_db.execute("SELECT has_table_privilege('revenue_events', 'UPDATE')").fetchone()[0]
     call_command("grant_app_role", verbosity=0)  # idempotent
     assert not app_db.execute("SELECT has_table_privilege('revenue_events', 'DELETE')").fetchone()[0]
+
+
+def test_maintenance_as_the_app_role_is_refused_with_a_sentence(app_url):
+    done = subprocess.run(
+        [sys.executable, "manage.py", "rebuild_revenue_rollup"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": app_url, "CONN_MAX_AGE": "0"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "run it as the owner of the tables" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_granting_to_a_missing_or_privileged_role_says_what_to_do(entities):
+    with pytest.raises(CommandError, match="no such PostgreSQL role exists: create it first"):
+        call_command("grant_app_role", role="no_such_role_here")
+    out = io.StringIO()
+    call_command("grant_app_role", role=connection.settings_dict["USER"], stdout=out)
+    assert "nothing to grant in a single-role set-up" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE branchberg_too_strong NOLOGIN SUPERUSER")
+    try:
+        with pytest.raises(CommandError, match="is a superuser or a member of the owner role"):
+            call_command("grant_app_role", role="branchberg_too_strong")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP ROLE branchberg_too_strong")
