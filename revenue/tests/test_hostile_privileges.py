@@ -281,3 +281,19 @@ def test_granting_to_a_missing_or_privileged_role_says_what_to_do(entities):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP ROLE branchberg_too_strong")
+
+
+def test_the_bulk_csv_import_works_as_the_app_role(app_url, entities):
+    """The fast path (COPY into a temp table, INSERT ... ON CONFLICT DO NOTHING) needs no more than INSERT."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "import_revenue_csv", "revenue/tests/data/generic_sample.csv", "--no-progress"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": app_url, "CONN_MAX_AGE": "0", "CELERY_BROKER_URL": "", "REDIS_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert RevenueEvent.objects.exists()
+    assert LedgerAuditEntry.objects.filter(action="import").exists()
