@@ -23,7 +23,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PORT = env.int("PORT", default=8000)
 
 # SAFE_MODE (default on): no financial data goes to an AI provider, and the
-# database refuses UPDATE/DELETE on ledger rows.
+# database refuses UPDATE/DELETE on ledger rows. Off, only a connection as the table
+# owner may edit them in place; the app role never can (revenue/db_roles.py).
 SAFE_MODE = env.bool("SAFE_MODE", default=True)
 
 INSTALLED_APPS = [
@@ -93,6 +94,15 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
+# Two PostgreSQL roles (README "Database roles"). DATABASE_URL is this process's connection:
+# the app role for web, worker and beat, which may only SELECT and INSERT the ledger and its
+# audit trails. `release` migrates as the owner of the tables: the Procfile puts
+# DATABASE_OWNER_URL in DATABASE_URL's place and hands the app URL on as DATABASE_APP_URL.
+# DATABASE_APP_ROLE (default: DATABASE_APP_URL's user) is the role the migrations grant to;
+# empty or the migrating role itself (SQLite, single-role set-ups): no grants, triggers only.
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="") or (
+    environ.Env.db_url_config(env.str("DATABASE_APP_URL"))["USER"] if env.str("DATABASE_APP_URL", default="") else ""
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

@@ -19,7 +19,7 @@ from .entries import LedgerEntry
 from .errors import ApplicationError, Conflict
 from .models import Entity, LedgerAuditEntry, RevenueEvent
 from .money import CurrencyError, format_money, normalize_currency
-from .services import revenue_event_record, revenue_event_reverse
+from .services import revenue_event_lock, revenue_event_record, revenue_event_reverse
 
 MANUAL_EVENT_TYPE = "offline_payment"
 MANUAL_SOURCE = "manual:form"
@@ -150,7 +150,7 @@ def ledger_event_reverse(*, event: RevenueEvent, reason: str, actor=None) -> Rev
     reason = reason.strip()
     if not reason:
         raise ApplicationError("A reason is required to reverse an entry", code="reason_required")
-    event = RevenueEvent.objects.select_for_update().select_related("entity").get(pk=event.pk)
+    event = revenue_event_lock(event=event)
     reversal = revenue_event_reverse(
         event=event,
         reason=reason,
@@ -177,7 +177,7 @@ def manual_entry_correct(*, event: RevenueEvent, data: ManualEntryData, reason: 
     reason = reason.strip()
     if not reason:
         raise ApplicationError("A reason is required to correct an entry", code="reason_required")
-    original = RevenueEvent.objects.select_for_update().select_related("entity").get(pk=event.pk)
+    original = revenue_event_lock(event=event)
     if original.provider != RevenueEvent.Provider.MANUAL or original.kind != RevenueEvent.Kind.PAYMENT:
         raise ApplicationError(
             "Only manual payments can be corrected here; reverse provider rows instead", code="not_correctable"

@@ -271,6 +271,19 @@ def revenue_event_record(*, entry: LedgerEntry, entity: Entity | None = None) ->
 
 
 @transaction.atomic
+def revenue_event_lock(*, event: RevenueEvent) -> RevenueEvent:
+    """Serialise writers acting on one ledger row until the transaction ends; returns the row re-read.
+
+    Not SELECT ... FOR UPDATE: that needs UPDATE privilege, which the app role does not hold on
+    the ledger (revenue/db_roles.py). A transaction-scoped advisory lock keyed on the row needs none.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"revenue_events:{event.pk}"])
+    return RevenueEvent.objects.select_related("entity").get(pk=event.pk)
+
+
+@transaction.atomic
 def revenue_event_reverse(
     *,
     event: RevenueEvent,

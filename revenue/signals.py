@@ -1,4 +1,4 @@
-"""Per-connection setup for the append-only guard (migration 0003), and the entity seed."""
+"""Per-connection setup for the append-only guard (migrations 0003 and 0007), and the entity seed."""
 
 from django.conf import settings
 from django.db.backends.signals import connection_created
@@ -8,6 +8,11 @@ from django.dispatch import receiver
 
 @receiver(connection_created)
 def allow_ledger_edits_outside_safe_mode(sender, connection, **kwargs) -> None:
+    """SAFE_MODE off asks the database to allow in-place ledger edits on this connection.
+
+    The triggers honour it for the table owner only (migration 0007): connected as the app
+    role, as web and worker are in production, the ledger stays append-only regardless.
+    """
     if connection.vendor == "postgresql" and not settings.SAFE_MODE:
         with connection.cursor() as cursor:
             cursor.execute("SET branchberg.ledger_writable = 'on'")

@@ -31,6 +31,12 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --d
   --pidfile "$work/redis.pid" --logfile "$work/redis.log" --dir "$work"
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/branchberg"
+# The owner (postgres) creates the test database and runs migrations; the app role is what web and
+# worker connect as in production (README "Database roles"): migrations grant it what it needs.
+"$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
+  -c "CREATE ROLE branchberg_app LOGIN PASSWORD 'branchberg_app'" >/dev/null
+export DATABASE_APP_ROLE="branchberg_app"
+export TEST_APP_DATABASE_URL="postgres://branchberg_app:branchberg_app@127.0.0.1:$pg_port/branchberg"
 export TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 export TEST_PG_CTL="$pg_bin/pg_ctl" TEST_PG_DATA="$work/pg" TEST_PG_OPTS="$pg_opts" TEST_PG_LOG="$work/pg.log"
 export TEST_PG_AS="${as_pg[*]}" TEST_WORK_DIR="$work" TEST_PG_PORT="$pg_port" TEST_REDIS_PORT="$redis_port"

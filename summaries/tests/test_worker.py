@@ -6,6 +6,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -26,8 +27,12 @@ TIMEOUT_SECONDS = 120
 
 
 def _database_url() -> str:
+    """The test database, as the app role when scripts/services.sh created one (as workers run in production)."""
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    if os.environ.get("TEST_APP_DATABASE_URL"):
+        app = urlsplit(os.environ["TEST_APP_DATABASE_URL"])
+        auth = f"{app.username}:{app.password}" if app.password else str(app.username)
     return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -126,11 +127,17 @@ def redis_control() -> Iterator[RedisControl]:
 
 
 def stack_env(**overrides: str) -> dict[str, str]:
-    """Environment for subprocesses: the pytest test database, the test Redis as broker."""
+    """Environment for subprocesses: the pytest test database, the test Redis as broker.
+
+    The processes connect as the app role (TEST_APP_DATABASE_URL's user, scripts/services.sh), as
+    web and worker do in production: INSERT and SELECT on the ledger, no UPDATE/DELETE/TRUNCATE.
+    """
     settings_dict = connections["default"].settings_dict
-    database_url = (
-        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
-    )
+    auth = settings_dict["USER"]
+    if os.environ.get("TEST_APP_DATABASE_URL"):
+        app = urlsplit(os.environ["TEST_APP_DATABASE_URL"])
+        auth = f"{app.username}:{app.password}" if app.password else str(app.username)
+    database_url = f"postgres://{auth}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
