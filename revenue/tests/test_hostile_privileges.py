@@ -244,7 +244,7 @@ def test_the_owner_needs_the_setting_to_edit_in_place(entities):
 
 
 def test_the_owner_migrations_apply_backwards_and_forwards(app_db):
-    call_command("migrate", "revenue", "0006", verbosity=0)
+    call_command("migrate", "revenue", "0008", verbosity=0)
     assert app_db.execute("SELECT has_table_privilege('revenue_events', 'SELECT')").fetchone()[0] is False
     call_command("migrate", "revenue", verbosity=0)
     assert app_db.execute("SELECT has_table_privilege('revenue_events', 'INSERT')").fetchone()[0]

@@ -29,5 +29,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("revenue", "0006_daily_rollup")]
+    dependencies = [("revenue", "0008_import_jobs")]
     operations = [migrations.RunPython(forwards, backwards)]
