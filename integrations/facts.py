@@ -69,7 +69,7 @@ class PayoutFact:
     arrival_on: date | None
     stripe_account: str = ""
     statement_descriptor: str = ""
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, object] = field(default_factory=dict)
 
 
 Fact = Record | StripeRefund | StripeRefundTotal | PayoutFact

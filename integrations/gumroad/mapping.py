@@ -13,17 +13,32 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any, TypedDict
 from urllib.parse import parse_qsl
 
 from revenue.entries import LedgerEntry
 
-from ..facts import Mapped, MappingError, Record
+from ..facts import Fact, Mapped, MappingError, Record
 
 PROVIDER = "gumroad"
 CURRENCY = "USD"
 
+# A parsed ping: strings, nested dicts (bracket keys) and lists.
+Ping = dict[str, Any]
 
-def _set_nested(target: dict, key: str, value: str) -> None:
+
+class SaleFields(TypedDict):
+    """The LedgerEntry fields every row of one sale shares."""
+
+    provider: str
+    currency: str
+    customer_email: str | None
+    customer_id: str | None
+    source_id: str
+    product_id: str
+
+
+def _set_nested(target: Ping, key: str, value: str) -> None:
     """`a[b][c]=v` -> {"a": {"b": {"c": v}}}; `a[]=v` appends to a list."""
     if "[" not in key or not key.endswith("]"):
         target[key] = value
@@ -52,18 +67,18 @@ def _set_nested(target: dict, key: str, value: str) -> None:
             node = child
 
 
-def parse_body(body: str, content_type: str) -> dict:
+def parse_body(body: str, content_type: str) -> Ping:
     """Form-encoded or JSON body -> dict (bracket keys nested). MappingError when it is neither."""
     text = body.strip()
     if "json" in (content_type or "").lower() or text.startswith("{"):
         try:
-            payload = json.loads(text)
+            document = json.loads(text)
         except ValueError:
             raise MappingError("the body is not valid JSON") from None
-        if not isinstance(payload, dict):
+        if not isinstance(document, dict):
             raise MappingError("the JSON body is not an object")
-        flat = {}
-        for key, value in payload.items():  # JSON senders may also use bracket keys
+        flat: Ping = {}
+        for key, value in document.items():  # JSON senders may also use bracket keys
             if isinstance(key, str) and "[" in key and isinstance(value, str):
                 _set_nested(flat, key, value)
             else:
@@ -73,13 +88,13 @@ def parse_body(body: str, content_type: str) -> dict:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=2000)
     except ValueError:
         raise MappingError("the body is neither form-encoded nor JSON") from None
-    payload: dict = {}
+    payload: Ping = {}
     for key, value in pairs:
         _set_nested(payload, key, value)
     return payload
 
 
-def flag(value) -> bool:
+def flag(value: object) -> bool:
     """Gumroad booleans: "true"/"false" strings (JSON senders may send real booleans)."""
     if isinstance(value, bool):
         return value
@@ -91,7 +106,7 @@ MAX_CENTS = 10**12
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
-def _cents(value, name: str) -> int:
+def _cents(value: object, name: str) -> int:
     """Whole USD cents in ASCII digits only: `٣٠٠` or `³` is refused, never read as 300."""
     if isinstance(value, bool):
         raise MappingError(f"'{name}' is not an amount in cents")
@@ -109,12 +124,12 @@ def _cents(value, name: str) -> int:
     return cents
 
 
-def resource_of(payload: dict) -> str:
+def resource_of(payload: Ping) -> str:
     """The plain Ping carries sales only; resource subscriptions name their resource."""
     return str(payload.get("resource_name") or "sale").strip().lower()
 
 
-def delivery_key(payload: dict) -> str:
+def delivery_key(payload: Ping) -> str:
     """Dedupe key: (sale_id, resource_name). Never a body hash (retries add retry_count)."""
     subject = str(payload.get("sale_id") or payload.get("subscription_id") or "").strip()
     if not subject:
@@ -122,14 +137,14 @@ def delivery_key(payload: dict) -> str:
     return f"{subject}:{resource_of(payload)}"
 
 
-def sale_amount_cents(payload: dict) -> int:
+def sale_amount_cents(payload: Ping) -> int:
     """USD cents; a gift books what the giver paid (`gift_price`)."""
     if payload.get("gift_price") not in (None, ""):
         return _cents(payload.get("gift_price"), "gift_price")
     return _cents(payload.get("price"), "price")
 
 
-def _sale_time(payload: dict, received_at: datetime) -> datetime:
+def _sale_time(payload: Ping, received_at: datetime) -> datetime:
     """An aware UTC datetime, or MappingError with the reason (never OverflowError or another crash)."""
     raw = str(payload.get("sale_timestamp") or "").strip()
     if not raw:
@@ -149,7 +164,7 @@ def _sale_time(payload: dict, received_at: datetime) -> datetime:
         raise MappingError(f"sale_timestamp {shown!r} is outside the range of dates in UTC") from None
 
 
-def map_ping(payload: dict, *, received_at: datetime) -> Mapped:
+def map_ping(payload: Ping, *, received_at: datetime) -> Mapped:
     """One ping -> facts. `received_at` dates refunds and disputes (their pings carry no time of their own)."""
     if flag(payload.get("test")):
         return Mapped(facts=[], handled=False, note="test ping: acknowledged, never counted")
@@ -161,17 +176,19 @@ def map_ping(payload: dict, *, received_at: datetime) -> Mapped:
         raise MappingError(f"a {resource} ping without sale_id")
     sale_key = f"gumroad:sale:{sale_id}"
     amount = sale_amount_cents(payload)
-    common = {
-        "provider": PROVIDER,
-        "currency": CURRENCY,
-        "customer_email": str(payload.get("email") or "").strip() or None,
-        "customer_id": str(payload.get("purchaser_id") or "").strip() or None,
-        "source_id": sale_id,
-        "product_id": str(payload.get("product_id") or payload.get("product_permalink") or ""),
-    }
+    common = SaleFields(
+        provider=PROVIDER,
+        currency=CURRENCY,
+        customer_email=str(payload.get("email") or "").strip() or None,
+        customer_id=str(payload.get("purchaser_id") or "").strip() or None,
+        source_id=sale_id,
+        product_id=str(payload.get("product_id") or payload.get("product_permalink") or ""),
+    )
     # url_params is the query string the BUYER put on the product page: it never picks the entity
     # (the product mapping does); it is kept and compared, and a conflict raises an alert.
-    url_params = payload.get("url_params") if isinstance(payload.get("url_params"), dict) else {}
+    url_params = payload.get("url_params")
+    if not isinstance(url_params, dict):
+        url_params = {}
     buyer_hint = str(url_params.get("entity") or "")[:200]
     metadata = {
         "sale_id": sale_id,
@@ -195,7 +212,7 @@ def map_ping(payload: dict, *, received_at: datetime) -> Mapped:
         buyer_entity_hint=buyer_hint,
         **common,
     )
-    facts = []
+    facts: list[Fact] = []
     if resource == "sale":
         facts.append(Record(sale))
         if flag(payload.get("refunded")):
@@ -226,7 +243,9 @@ def map_ping(payload: dict, *, received_at: datetime) -> Mapped:
     return Mapped(facts=[], handled=False, note=f"resource {resource} is not booked")
 
 
-def _debit(sale: LedgerEntry, kind: str, name: str, amount: int, at: datetime, metadata: dict, common: dict):
+def _debit(
+    sale: LedgerEntry, kind: str, name: str, amount: int, at: datetime, metadata: dict[str, object], common: SaleFields
+) -> LedgerEntry:
     return LedgerEntry(
         event_id=f"gumroad:{name}:{sale.source_id}",
         event_type=name,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from revenue.entries import LedgerEntry
 from revenue.money import to_minor_units
@@ -23,6 +24,18 @@ from revenue.money import to_minor_units
 from ..facts import Fact, Mapped, MappingError, PayoutFact, Record, StripeRefund, StripeRefundTotal
 
 PROVIDER = "stripe"
+
+# A Stripe object as parsed JSON.
+Json = dict[str, Any]
+
+
+class UsdSettlement(TypedDict, total=False):
+    """What a balance transaction settled in USD: the LedgerEntry fields it fills."""
+
+    amount_usd_cents: int
+    fx_rate: Decimal
+    fx_source: str
+
 
 SALE_EVENT_TYPES = (
     "checkout.session.completed",
@@ -45,14 +58,14 @@ class Context:
 # ---------------------------------------------------------------- helpers
 
 
-def object_id(value) -> str:
+def object_id(value: object) -> str:
     """An id whether the field is a plain id or an expanded object."""
     if isinstance(value, dict):
         return str(value.get("id") or "")
     return str(value or "")
 
 
-def from_epoch(value) -> datetime:
+def from_epoch(value: object) -> datetime:
     """Unix seconds (an integer, or a string of ASCII digits) -> aware UTC datetime; MappingError otherwise."""
     if value is None or isinstance(value, bool):
         raise MappingError("missing timestamp")
@@ -66,20 +79,26 @@ def from_epoch(value) -> datetime:
         raise MappingError(f"timestamp {value} is outside the range of dates") from None
 
 
-def _int(value, name: str) -> int:
+def _child(obj: Json, key: str) -> Json:
+    """A nested object, or an empty one when the field is absent or not an object."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise MappingError(f"'{name}' must be an integer amount in minor units, got {value!r}")
     return value
 
 
-def _currency(obj: dict) -> str:
+def _currency(obj: Json) -> str:
     currency = obj.get("currency")
     if not isinstance(currency, str) or not currency:
         raise MappingError("missing currency")
     return currency.upper()
 
 
-def _hint(obj: dict) -> str:
+def _hint(obj: Json) -> str:
     metadata = obj.get("metadata")
     if isinstance(metadata, dict):
         value = metadata.get("entity")
@@ -96,13 +115,13 @@ def _sale_key(payment_intent: str, charge: str) -> str:
     return ""
 
 
-def _decimal(value) -> Decimal | None:
+def _decimal(value: object) -> Decimal | None:
     if value is None or isinstance(value, bool):
         return None
     return Decimal(str(value))
 
 
-def _usd_from_balance_transaction(bt: dict | None, sign: int) -> dict:
+def _usd_from_balance_transaction(bt: object, sign: int) -> UsdSettlement:
     """amount_usd_cents / fx_rate from a settled-in-USD balance transaction (exchange_rate when converted)."""
     if not isinstance(bt, dict) or str(bt.get("currency", "")).lower() != "usd":
         return {}
@@ -117,7 +136,9 @@ def _usd_from_balance_transaction(bt: dict | None, sign: int) -> dict:
     }
 
 
-def _fee_facts(bt: dict, ctx: Context, *, parent_event_id: str, hint: str, extra: dict | None = None) -> list[Fact]:
+def _fee_facts(
+    bt: Json, ctx: Context, *, parent_event_id: str, hint: str, extra: dict[str, str] | None = None
+) -> list[Fact]:
     """The fee of one balance transaction as its own row (negative; a fee refund is a positive adjustment)."""
     txn = bt.get("id")
     fee = bt.get("fee")
@@ -168,7 +189,7 @@ def _sale_entry(
     customer: str,
     hint: str,
     description: str,
-    fx: dict | None = None,
+    fx: UsdSettlement | None = None,
 ) -> LedgerEntry:
     key = _sale_key(payment_intent, charge)
     return LedgerEntry(
@@ -194,7 +215,7 @@ def _sale_entry(
     )
 
 
-def charge_facts(charge: dict, ctx: Context) -> list[Fact]:
+def charge_facts(charge: Json, ctx: Context) -> list[Fact]:
     """Any charge snapshot: the sale once captured and succeeded, plus the fee when the balance transaction is expanded."""
     charge_id = object_id(charge.get("id"))
     if not charge_id:
@@ -207,7 +228,7 @@ def charge_facts(charge: dict, ctx: Context) -> list[Fact]:
     captured = charge.get("captured") is True
     if captured and charge.get("status") == "succeeded":
         amount = charge.get("amount_captured") or _int(charge.get("amount"), "amount")
-        billing = charge.get("billing_details") if isinstance(charge.get("billing_details"), dict) else {}
+        billing = _child(charge, "billing_details")
         facts.append(
             Record(
                 _sale_entry(
@@ -230,7 +251,7 @@ def charge_facts(charge: dict, ctx: Context) -> list[Fact]:
     return facts
 
 
-def payment_intent_facts(intent: dict, ctx: Context) -> list[Fact]:
+def payment_intent_facts(intent: Json, ctx: Context) -> list[Fact]:
     if intent.get("status") != "succeeded":
         return []
     intent_id = object_id(intent.get("id"))
@@ -267,7 +288,7 @@ def payment_intent_facts(intent: dict, ctx: Context) -> list[Fact]:
     ]
 
 
-def checkout_session_facts(session: dict, ctx: Context) -> list[Fact]:
+def checkout_session_facts(session: Json, ctx: Context) -> list[Fact]:
     """A paid payment-mode session. Unpaid (delayed methods, manual capture) is not revenue yet.
 
     Subscription sessions carry no PaymentIntent: their invoice's charge books the sale.
@@ -278,7 +299,7 @@ def checkout_session_facts(session: dict, ctx: Context) -> list[Fact]:
     if not payment_intent:
         return []
     amount = _int(session.get("amount_total"), "amount_total")
-    details = session.get("customer_details") if isinstance(session.get("customer_details"), dict) else {}
+    details = _child(session, "customer_details")
     return [
         Record(
             _sale_entry(
@@ -300,7 +321,7 @@ def checkout_session_facts(session: dict, ctx: Context) -> list[Fact]:
 # ---------------------------------------------------------------- refunds
 
 
-def refund_facts(refund: dict, ctx: Context, *, charge: dict | None = None) -> list[Fact]:
+def refund_facts(refund: Json, ctx: Context, *, charge: Json | None = None) -> list[Fact]:
     refund_id = object_id(refund.get("id"))
     if not refund_id:
         raise MappingError("refund without id")
@@ -344,7 +365,7 @@ def refund_facts(refund: dict, ctx: Context, *, charge: dict | None = None) -> l
     ]
 
 
-def charge_refunded_facts(charge: dict, ctx: Context) -> list[Fact]:
+def charge_refunded_facts(charge: Json, ctx: Context) -> list[Fact]:
     """The sale (still true), every refund in the `refunds` list, then the cumulative total.
 
     An uncaptured charge that is "refunded" is a released authorisation: no money moved.
@@ -388,7 +409,7 @@ def charge_refunded_facts(charge: dict, ctx: Context) -> list[Fact]:
 # ---------------------------------------------------------------- disputes
 
 
-def dispute_facts(dispute: dict, ctx: Context) -> list[Fact]:
+def dispute_facts(dispute: Json, ctx: Context) -> list[Fact]:
     """Debit once funds are (or will be) withdrawn; give back once reinstated or won.
 
     Inquiries (`warning_*`) and prevented disputes move no money.
@@ -461,7 +482,7 @@ def dispute_facts(dispute: dict, ctx: Context) -> list[Fact]:
 # ---------------------------------------------------------------- payouts
 
 
-def payout_amount(value, currency: str) -> int:
+def payout_amount(value: object, currency: str) -> int:
     """Minor units. The API sends an integer; dj-stripe's stored form is a decimal string ("10.00")."""
     if isinstance(value, bool) or value is None:
         raise MappingError("payout without amount")
@@ -470,7 +491,7 @@ def payout_amount(value, currency: str) -> int:
     return to_minor_units(str(value), currency)
 
 
-def payout_facts(payout: dict, ctx: Context) -> list[Fact]:
+def payout_facts(payout: Json, ctx: Context) -> list[Fact]:
     status = {"payout.paid": "paid", "payout.failed": "failed", "payout.canceled": "canceled"}.get(
         ctx.event_type, str(payout.get("status") or "")
     )
@@ -503,7 +524,7 @@ def payout_facts(payout: dict, ctx: Context) -> list[Fact]:
 # ---------------------------------------------------------------- balance transactions (API backfill)
 
 
-def balance_transaction_facts(bt: dict, ctx: Context, *, charge_payment_intents: dict[str, str]) -> list[Fact]:
+def balance_transaction_facts(bt: Json, ctx: Context, *, charge_payment_intents: dict[str, str]) -> list[Fact]:
     """The fee of a charge/payment balance transaction; other types carry no fee we book here."""
     if bt.get("type") not in ("charge", "payment"):
         return []
@@ -514,7 +535,7 @@ def balance_transaction_facts(bt: dict, ctx: Context, *, charge_payment_intents:
 
 # ---------------------------------------------------------------- events
 
-_HANDLERS: dict[str, Callable[[dict, Context], list[Fact]]] = {
+_HANDLERS: dict[str, Callable[[Json, Context], list[Fact]]] = {
     "checkout.session.completed": checkout_session_facts,
     "checkout.session.async_payment_succeeded": checkout_session_facts,
     "payment_intent.succeeded": payment_intent_facts,
@@ -538,7 +559,7 @@ _HANDLERS: dict[str, Callable[[dict, Context], list[Fact]]] = {
 HANDLED_EVENT_TYPES = frozenset(_HANDLERS)
 
 
-def envelope_check(event) -> None:
+def envelope_check(event: object) -> None:
     """The minimal envelope every delivery must have; raises MappingError (-> 400) otherwise."""
     if not isinstance(event, dict):
         raise MappingError("the body is not a JSON object")
@@ -553,7 +574,7 @@ def envelope_check(event) -> None:
         raise MappingError("event has no data.object")
 
 
-def context_of(event: dict) -> Context:
+def context_of(event: Json) -> Context:
     created = event.get("created")
     return Context(
         event_id=event["id"],
@@ -563,7 +584,7 @@ def context_of(event: dict) -> Context:
     )
 
 
-def map_event(event: dict) -> Mapped:
+def map_event(event: Json) -> Mapped:
     """One Stripe event -> facts. Unknown types are not handled (stored as 'ignored')."""
     envelope_check(event)
     handler = _HANDLERS.get(event["type"])
