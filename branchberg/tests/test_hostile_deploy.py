@@ -203,6 +203,9 @@ def test_admin_and_dashboard_run_under_the_csp_without_a_violation(
     dashboard_browser._wait_for_charts(page, problems)
     assert page.evaluate("window.__cspViolations") == [] and problems == []
     page.screenshot(path=str(artifacts_dir / "csp-dashboard.png"), full_page=True)
+    # The watch does catch a violation: an inline style attribute, as a template would write it, is refused.
+    page.evaluate("""document.body.insertAdjacentHTML('beforeend', '<p style="color: red">inline</p>')""")
+    page.wait_for_function("window.__cspViolations.some((v) => v.startsWith('style-src'))", timeout=5000)
 
     # /docs and /redoc keep their own policy (integrations.api.views) and still render.
     from integrations.api.views import DOCS_CONTENT_SECURITY_POLICY
