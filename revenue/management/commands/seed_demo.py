@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from revenue.business_time import business_today, day_start
 from revenue.entries import LedgerEntry
@@ -64,7 +65,7 @@ class Command(BaseCommand):
                 weekend = day.weekday() >= 5
                 for n in range(rng.randint(1, 3) if weekend else rng.randint(3, 8)):
                     created += self._sale(rng, entity, slug, day, start, n)
-            if day.day in (1, 15):
+            if day.day in (1, 15) and start + timedelta(hours=15) <= timezone.now():
                 entity = entities["aplus-enterprise"]
                 at = start + timedelta(hours=15)
                 result = revenue_event_record(
@@ -93,7 +94,11 @@ class Command(BaseCommand):
         if provider == "stripe" and rng.random() < 0.15:
             currency = rng.choice(["EUR", "GBP", "JPY"])
             amount = base if currency != "JPY" else base * 150 // 100
-        at = start + timedelta(hours=rng.randint(7, 22), minutes=rng.randint(0, 59))
+        # One sale per hour slot per entity (A+ on even hours, Legacy on odd): demo data never looks like
+        # a possible duplicate, and nothing is dated after now.
+        at = start + timedelta(hours=7 + 2 * n + (slug != "aplus-enterprise"), minutes=rng.randint(0, 59))
+        if at > timezone.now():
+            return 0
         key = f"{day:%Y%m%d}{slug[:3]}{n}"
         email = rng.choice(CUSTOMERS)
         if provider == "stripe":
@@ -128,7 +133,7 @@ class Command(BaseCommand):
                     kind="refund",
                     amount_cents=-refund_amount,
                     currency=currency,
-                    occurred_at=at + timedelta(days=rng.randint(0, 3), hours=1),
+                    occurred_at=min(at + timedelta(days=rng.randint(0, 3), hours=1), timezone.now()),
                     customer_email=email,
                     source_id=refund_id,
                     parent_event_id=event_id,
