@@ -45,7 +45,8 @@ def _failed_with_alert(response, provider: str) -> InboundDelivery:
 )
 def test_gumroad_sale_timestamp_outside_the_window_is_kept_failed_with_an_alert(client, stamp):
     delivery = _failed_with_alert(h.post_gumroad(client, h.gumroad_ping(sale_timestamp=stamp)), "gumroad")
-    assert "occurred_at" in delivery.error
+    # Refused by the ledger's window, or already by the mapper when the time has no UTC form (year 10000).
+    assert "occurred_at" in delivery.error or "outside the range of dates" in delivery.error
 
 
 def test_gumroad_sale_timestamp_beyond_python_is_a_failed_delivery_not_a_5xx(client):
