@@ -13,7 +13,6 @@ from django.template.defaultfilters import filesizeformat
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from .business_time import business_today
-from .manual import ManualEntryData, active_manual_entries
 from .models import Entity, Payout, RevenueEvent
 from .money import (
     ISO_4217_CODES,
@@ -23,6 +22,7 @@ from .money import (
     normalize_currency,
     to_minor_units,
 )
+from .services import ManualEntryData, active_manual_entries
 
 COMMON_CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "JPY", "KWD"]
 CURRENCY_CHOICES = [(c, c) for c in COMMON_CURRENCIES] + [

@@ -53,6 +53,7 @@ from .reconciliation.bank_formats import (
     canonical_rows,
     ofx_rows,
 )
+from .reconciliation.services import statement_imported
 
 logger = logging.getLogger(__name__)
 
@@ -518,8 +519,6 @@ def _run_bank(job: ImportJob) -> None:
             skipped=counts["duplicates"] + counts["debits"],
         ):
             raise _Cancelled
-    from .reconciliation.services import statement_imported  # services import bank_formats, not this
-
     matched = statement_imported(
         entity=job.entity,
         user=job.created_by,

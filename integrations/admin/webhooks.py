@@ -7,12 +7,14 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from revenue.admin.mixins import ReadOnlyAdminMixin
+
 from ..models import InboundDelivery
 from ..services.ingest import inbound_delivery_reprocess
 
 
 @admin.register(InboundDelivery)
-class InboundDeliveryAdmin(admin.ModelAdmin):
+class InboundDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("received_at", "provider", "event_type", "event_id", "status", "attempts", "processed_at")
     list_filter = ("provider", "status", "event_type")
     search_fields = ("event_id", "event_type", "error")
@@ -34,15 +36,6 @@ class InboundDeliveryAdmin(admin.ModelAdmin):
         "pretty_body",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Ledger rows")
     def ledger_rows(self, obj: InboundDelivery):

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 import tablib
 from django.conf import settings
@@ -27,8 +28,10 @@ from import_export import fields, resources, widgets
 from import_export.formats.base_formats import Format
 
 from revenue.business_time import business_today
-from revenue.models import BankDeposit, Entity
+from revenue.models import Entity
 from revenue.money import CurrencyError, normalize_currency, to_minor_units
+
+from .models import BankDeposit
 
 CANONICAL_HEADERS = [
     "line",
@@ -43,6 +46,12 @@ CANONICAL_HEADERS = [
 ]
 MAPPING_KEYS = ("date", "amount", "description", "reference", "currency", "credit", "debit")
 LINE_COLUMN = "__line__"
+
+
+class StatementImported(Protocol):
+    """The post-import step: audit the import, refresh expectations, auto-match; returns matches made."""
+
+    def __call__(self, *, entity: Entity, user, statement_name: str, layout: str, counts: dict) -> int: ...
 
 
 class StatementError(ValueError):
@@ -440,7 +449,9 @@ def statement_dataset(content: bytes, layout_key: str) -> tablib.Dataset:
 class BankDepositResource(resources.ModelResource):
     """Imports credit lines as BankDeposit rows for one entity. Debits and already-imported lines are skipped.
 
-    Constructor kwargs: entity (required), mapping (generic layout override), currency (default USD).
+    Constructor kwargs: entity (required), mapping (generic layout override), currency (default USD),
+    on_imported (called with entity, user, statement_name, layout and counts after a real import;
+    returns how many deposits it matched).
     """
 
     posted_on = fields.Field(attribute="posted_on", column_name="posted_on", widget=widgets.DateWidget("%Y-%m-%d"))
@@ -463,8 +474,17 @@ class BankDepositResource(resources.ModelResource):
         use_transactions = True
         clean_model_instances = True
 
-    def __init__(self, *, entity: Entity | None = None, mapping: dict | None = None, currency: str = "USD", **kw):
+    def __init__(
+        self,
+        *,
+        entity: Entity | None = None,
+        mapping: dict | None = None,
+        currency: str = "USD",
+        on_imported: StatementImported | None = None,
+        **kw,
+    ):
         super().__init__(**kw)
+        self.on_imported = on_imported
         self.entity = entity
         self.mapping = mapping or {}
         self.currency = currency or "USD"
@@ -521,14 +541,19 @@ class BankDepositResource(resources.ModelResource):
         return False
 
     def after_import(self, dataset, result, **kwargs):
-        super().after_import(dataset, result, **kwargs)
-        if self._is_dry_run(kwargs) or result.has_errors() or result.has_validation_errors():
-            return
-        # Deferred import: services import this module for the resource.
-        from .services import statement_imported
+        """After a real (not dry-run) import without errors, hand the counts to `on_imported`.
 
+        The caller (the admin or `bank_statement_import`) passes the reconciliation service
+        as `on_imported`, so this module never imports the services. It runs inside the
+        import's transaction: the deposits, the audit row and the matches commit together.
+        """
+        super().after_import(dataset, result, **kwargs)
+        if kwargs.get("dry_run", False) or result.has_errors() or result.has_validation_errors():
+            return
+        if self.on_imported is None:
+            return
         user = kwargs.get("user")
-        self.auto_matched = statement_imported(
+        self.auto_matched = self.on_imported(
             entity=self.entity,
             user=user if getattr(user, "is_authenticated", False) else None,
             statement_name=kwargs.get("file_name") or "",

@@ -9,23 +9,21 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 
 from revenue.business_time import business_today, day_bounds
-from revenue.models import (
-    BankDeposit,
-    DepositMatch,
-    DepositMatchItem,
-    Entity,
-    ExpectedDeposit,
-    ReconciliationAction,
-    RevenueEvent,
-)
+from revenue.models import Entity, RevenueEvent
 
 from . import matching
-from .services import window_business_days
+from .models import BankDeposit, DepositMatch, DepositMatchItem, ExpectedDeposit, ReconciliationAction
 
 OPEN = ExpectedDeposit.Status.OPEN
+
+
+def window_business_days() -> int:
+    """How many business days a deposit may land before or after its expected date."""
+    return int(settings.RECONCILIATION_WINDOW_BUSINESS_DAYS)
 
 
 def _active_match_id(field_name: str) -> Subquery:

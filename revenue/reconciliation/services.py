@@ -9,26 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from revenue.business_time import business_date_of
 from revenue.errors import ApplicationError, Conflict
-from revenue.models import (
-    BankDeposit,
-    DepositMatch,
-    DepositMatchItem,
-    Entity,
-    ExpectedDeposit,
-    Payout,
-    ReconciliationAction,
-    RevenueEvent,
-)
+from revenue.models import Entity, Payout, RevenueEvent
 
 from . import matching
 from .bank_formats import BankDepositResource, StatementError, statement_dataset
+from .models import BankDeposit, DepositMatch, DepositMatchItem, ExpectedDeposit, ReconciliationAction
+from .selectors import window_business_days
 
 PAYOUT_SOURCES = {
     RevenueEvent.Provider.STRIPE: ExpectedDeposit.Source.STRIPE_PAYOUT,
@@ -36,10 +28,6 @@ PAYOUT_SOURCES = {
     RevenueEvent.Provider.MANUAL: ExpectedDeposit.Source.MANUAL_PAYOUT,
 }
 NO_LONGER_EXPECTED = (Payout.Status.FAILED, Payout.Status.CANCELED)
-
-
-def window_business_days() -> int:
-    return int(settings.RECONCILIATION_WINDOW_BUSINESS_DAYS)
 
 
 def _audit(*, action: str, actor=None, entity=None, match=None, deposit=None, expected=None, note="", details=None):
@@ -215,7 +203,7 @@ def bank_statement_import(
         dataset = statement_dataset(content, layout)
     except StatementError as exc:
         raise ApplicationError(str(exc), code="statement_unreadable") from None
-    resource = BankDepositResource(entity=entity, mapping=mapping, currency=currency)
+    resource = BankDepositResource(entity=entity, mapping=mapping, currency=currency, on_imported=statement_imported)
     result = resource.import_data(
         dataset,
         dry_run=False,

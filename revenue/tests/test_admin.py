@@ -9,9 +9,8 @@ from django.urls import reverse
 from alerts.models import RevenueAlert
 from alerts.services import alert_raise
 from revenue.business_time import business_today, day_start
-from revenue.manual import ManualEntryData, manual_entry_create
 from revenue.models import Entity, LedgerAuditEntry, RevenueEvent
-from revenue.services import revenue_event_record
+from revenue.services import ManualEntryData, manual_entry_create, revenue_event_record
 
 from .factories import ledger_entry
 
@@ -165,9 +164,9 @@ def test_manual_entry_refuses_a_po_number_already_recorded(staff_client, entitie
 def test_reverse_action_confirms_then_reverses(staff_client, ledger):
     target = ledger[0]
     already = ledger[1]
-    from revenue.manual import ledger_event_reverse
+    from revenue.services import revenue_event_reverse_by_user
 
-    ledger_event_reverse(event=already, reason="setup")
+    revenue_event_reverse_by_user(event=already, reason="setup")
     count = RevenueEvent.objects.count()
     url = reverse(CHANGELIST)
     confirm = staff_client.post(url, {"action": "reverse_selected", "_selected_action": [target.pk, already.pk]})

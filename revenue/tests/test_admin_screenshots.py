@@ -9,9 +9,8 @@ from django.test import Client
 from django.utils import timezone
 
 from alerts.services import alert_raise
-from revenue.manual import ManualEntryData, manual_entry_create
 from revenue.models import Entity
-from revenue.services import revenue_event_record
+from revenue.services import ManualEntryData, manual_entry_create, revenue_event_record
 
 from .factories import ledger_entry
 

@@ -15,11 +15,10 @@ from django.utils import timezone
 from revenue.backfill import RowError, map_generic_row, map_gumroad_row, map_stripe_row
 from revenue.business_time import business_local, business_today, time_window_problem
 from revenue.errors import ApplicationError
-from revenue.manual import ManualEntryData, manual_entry_create
 from revenue.models import BankDeposit, RevenueEvent
 from revenue.money import CurrencyError, to_minor_units
 from revenue.reconciliation.bank_formats import STATEMENT_FORMATS, StatementError, decode, parse_statement_date
-from revenue.services import revenue_event_record
+from revenue.services import ManualEntryData, manual_entry_create, revenue_event_record
 from revenue.tests.factories import ledger_entry
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db]

@@ -38,7 +38,7 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 from revenue.entries import LedgerEntry
-from revenue.manual import ManualEntryData, ledger_event_reverse, manual_entry_create
+from revenue.services import ManualEntryData, revenue_event_reverse_by_user, manual_entry_create
 from revenue.models import Entity, ExpectedDeposit, LedgerAuditEntry, RevenueEvent
 from revenue.reconciliation.services import reconciliation_flag, reconciliation_run
 from revenue.services import payout_upsert, revenue_event_record
@@ -55,7 +55,7 @@ entry = manual_entry_create(
                          received_on=date(2026, 6, 1)),
     actor=clerk,
 )
-reversal = ledger_event_reverse(event=entry, reason="keyed twice", actor=clerk)
+reversal = revenue_event_reverse_by_user(event=entry, reason="keyed twice", actor=clerk)
 kept = manual_entry_create(
     data=ManualEntryData(entity=aplus, reference="PO-78", amount_cents=99000, currency="USD",
                          received_on=date(2026, 6, 1)),

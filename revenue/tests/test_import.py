@@ -15,9 +15,9 @@ from revenue.backfill import (
     map_gumroad_row,
     map_stripe_row,
 )
-from revenue.manual import ManualEntryData, manual_entry_create
 from revenue.models import LedgerAuditEntry, OutboxMessage, RevenueEvent
 from revenue.resources import LedgerExportResource, SafeCSV, escape_formula
+from revenue.services import ManualEntryData, manual_entry_create
 
 DATA = Path(__file__).parent / "data"
 

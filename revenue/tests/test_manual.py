@@ -4,14 +4,14 @@ import pytest
 
 from revenue.business_time import business_date_of, business_today
 from revenue.errors import ApplicationError, Conflict
-from revenue.manual import (
+from revenue.models import LedgerAuditEntry, OutboxMessage, RevenueEvent
+from revenue.services import (
     ManualEntryData,
-    ledger_event_reverse,
     manual_entry_correct,
     manual_entry_create,
     received_on_to_instant,
+    revenue_event_reverse_by_user,
 )
-from revenue.models import LedgerAuditEntry, OutboxMessage, RevenueEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -115,10 +115,10 @@ def test_failed_correction_leaves_nothing_behind(entities, staff_user):
 def test_reverse_needs_a_reason_and_is_audited(entities, staff_user):
     event = manual_entry_create(data=_data(entities["aplus-enterprise"]), actor=staff_user)
     with pytest.raises(ApplicationError):
-        ledger_event_reverse(event=event, reason="  ", actor=staff_user)
-    reversal = ledger_event_reverse(event=event, reason="customer cancelled", actor=staff_user)
+        revenue_event_reverse_by_user(event=event, reason="  ", actor=staff_user)
+    reversal = revenue_event_reverse_by_user(event=event, reason="customer cancelled", actor=staff_user)
     assert reversal.amount_cents == -event.amount_cents and reversal.reverses == event
     audit = LedgerAuditEntry.objects.get(action="reverse")
     assert audit.metadata["reason"] == "customer cancelled" and audit.actor == staff_user
     with pytest.raises(Conflict):
-        ledger_event_reverse(event=event, reason="twice", actor=staff_user)
+        revenue_event_reverse_by_user(event=event, reason="twice", actor=staff_user)

@@ -1,4 +1,4 @@
-"""The back office: ledger browsing, manual entry, corrections, reversal, CSV import/export, audit trail.
+"""The back office: ledger browsing, manual entry, corrections, reversal, CSV import/export.
 
 The ledger is read-only here: no generic add, change or delete. Money enters
 through "Record offline payment" and "Import"; mistakes leave through
@@ -24,25 +24,24 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.results import RowResult
-from simple_history.admin import SimpleHistoryAdmin
 
-from .admin_imports import BackgroundImportMixin
-from .business_time import business_local, business_zone
-from .errors import ApplicationError
-from .forms import (
+from ..business_time import business_zone
+from ..errors import ApplicationError
+from ..forms import (
     SERVICE_ERROR_FIELDS,
     CorrectionForm,
     LedgerConfirmImportForm,
     LedgerImportForm,
     ManualEntryForm,
-    PayoutEntryForm,
     ReverseForm,
 )
-from .manual import ledger_event_reverse, manual_entry_correct, manual_entry_create
-from .models import Entity, ExchangeRate, LedgerAuditEntry, Payout, RevenueEvent
-from .money import format_money
-from .resources import IMPORT_RESOURCES, LedgerExportResource, SafeCSV
-from .services import payout_upsert
+from ..models import LedgerAuditEntry, RevenueEvent
+from ..money import format_money
+from ..resources import IMPORT_RESOURCES, LedgerExportResource, SafeCSV
+from ..services import manual_entry_correct, manual_entry_create, revenue_event_reverse_by_user
+from .display import local_time, money_html
+from .imports import BackgroundImportMixin
+from .mixins import ReadOnlyAdminMixin
 
 
 class CalendarSafeChangeList(ChangeList):
@@ -56,17 +55,8 @@ class CalendarSafeChangeList(ChangeList):
             raise IncorrectLookupParameters(exc) from exc
 
 
-def _local(dt) -> str:
-    return f"{business_local(dt):%Y-%m-%d %H:%M %Z}" if dt else "—"
-
-
-def _money_html(amount_cents: int, currency: str):
-    css = "bb-money bb-negative" if amount_cents < 0 else "bb-money"
-    return format_html('<span class="{}">{}</span>', css, format_money(amount_cents, currency))
-
-
 @admin.register(RevenueEvent)
-class RevenueEventAdmin(BackgroundImportMixin, ImportMixin, ExportMixin, admin.ModelAdmin):
+class RevenueEventAdmin(ReadOnlyAdminMixin, BackgroundImportMixin, ImportMixin, ExportMixin, admin.ModelAdmin):
     list_display = [
         "occurred_local",
         "entity",
@@ -139,15 +129,6 @@ class RevenueEventAdmin(BackgroundImportMixin, ImportMixin, ExportMixin, admin.M
     def get_changelist(self, request, **kwargs):
         return CalendarSafeChangeList
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_reverse_permission(self, request) -> bool:
         return request.user.has_perm("revenue.add_revenueevent")
 
@@ -162,15 +143,15 @@ class RevenueEventAdmin(BackgroundImportMixin, ImportMixin, ExportMixin, admin.M
 
     @admin.display(description="Occurred (Chicago time)", ordering="occurred_at")
     def occurred_local(self, obj: RevenueEvent) -> str:
-        return _local(obj.occurred_at)
+        return local_time(obj.occurred_at)
 
     @admin.display(description="Created (Chicago time)", ordering="created_at")
     def created_local(self, obj: RevenueEvent) -> str:
-        return _local(obj.created_at)
+        return local_time(obj.created_at)
 
     @admin.display(description="Amount", ordering="amount_cents")
     def amount(self, obj: RevenueEvent):
-        return _money_html(obj.amount_cents, obj.currency)
+        return money_html(obj.amount_cents, obj.currency)
 
     @admin.display(description="Amount in USD")
     def amount_usd(self, obj: RevenueEvent) -> str:
@@ -218,7 +199,7 @@ class RevenueEventAdmin(BackgroundImportMixin, ImportMixin, ExportMixin, admin.M
         return format_html_join(
             "",
             "<div>{} · {} · {}</div>",
-            ((_local(e.at), e.actor_username or "system", e.summary) for e in entries),
+            ((local_time(e.at), e.actor_username or "system", e.summary) for e in entries),
         )
 
     @admin.display(description="Actions")
@@ -260,7 +241,7 @@ class RevenueEventAdmin(BackgroundImportMixin, ImportMixin, ExportMixin, admin.M
                     self.message_user(request, f"{event.event_id} {refusal}", messages.WARNING)
                     continue
                 try:
-                    ledger_event_reverse(event=event, reason=reason, actor=request.user)
+                    revenue_event_reverse_by_user(event=event, reason=reason, actor=request.user)
                 except ApplicationError as exc:
                     self.message_user(request, f"{event.event_id}: {exc.message}", messages.ERROR)
                 else:
@@ -438,153 +419,3 @@ class RevenueEventAdmin(BackgroundImportMixin, ImportMixin, ExportMixin, admin.M
 
     def has_export_permission(self, request) -> bool:
         return request.user.has_perm("revenue.view_revenueevent")
-
-
-@admin.register(LedgerAuditEntry)
-class LedgerAuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["at_local", "actor_username", "action", "summary", "event_link"]
-    list_filter = ["action", "actor_username", "entity"]
-    date_hierarchy = "at"
-    search_fields = ["summary", "event__event_id", "actor_username"]
-    list_select_related = ["event"]
-    show_full_result_count = False
-    fields = [
-        "at_local",
-        "actor_username",
-        "action",
-        "summary",
-        "event_link",
-        "entity",
-        "before_pretty",
-        "after_pretty",
-        "metadata_pretty",
-    ]
-    readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="When (Chicago time)", ordering="at")
-    def at_local(self, obj: LedgerAuditEntry) -> str:
-        return _local(obj.at)
-
-    @admin.display(description="Ledger row")
-    def event_link(self, obj: LedgerAuditEntry):
-        if obj.event_id is None:
-            return "—"
-        url = reverse("admin:revenue_revenueevent_change", args=[obj.event_id])
-        return format_html('<a href="{}">{}</a>', url, obj.event.event_id)
-
-    def _pretty(self, value):
-        if value is None:
-            return "—"
-        return format_html("<pre class='bb-json'>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
-
-    @admin.display(description="Before")
-    def before_pretty(self, obj):
-        return self._pretty(obj.before)
-
-    @admin.display(description="After")
-    def after_pretty(self, obj):
-        return self._pretty(obj.after)
-
-    @admin.display(description="Details")
-    def metadata_pretty(self, obj):
-        return self._pretty(obj.metadata)
-
-    class Media:
-        css = {"all": ["revenue/backoffice.css"]}
-
-
-@admin.register(Entity)
-class EntityAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "slug", "is_default", "aliases", "created_at"]
-    list_filter = ["is_default"]
-    search_fields = ["name", "slug"]
-    date_hierarchy = "created_at"
-    prepopulated_fields = {"slug": ["name"]}
-    history_list_display = ["is_default"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # ledger rows reference entities (PROTECT); an entity is never removed
-
-
-@admin.register(ExchangeRate)
-class ExchangeRateAdmin(SimpleHistoryAdmin):
-    list_display = ["currency", "rate_on", "usd_per_unit", "source"]
-    list_filter = ["currency", "source"]
-    search_fields = ["currency", "source"]
-    date_hierarchy = "rate_on"
-    ordering = ["currency", "-rate_on"]
-
-
-@admin.register(Payout)
-class PayoutAdmin(SimpleHistoryAdmin):
-    """Read-mostly: payouts come from the providers; only the metadata notes can be edited."""
-
-    list_display = ["payout_id", "provider", "entity", "amount", "status", "arrival_on"]
-    list_filter = ["provider", "entity", "status", "currency"]
-    search_fields = ["=payout_id", "statement_descriptor"]
-    list_select_related = ["entity"]
-    date_hierarchy = "arrival_on"
-    readonly_fields = [
-        "provider",
-        "payout_id",
-        "entity",
-        "amount",
-        "currency",
-        "amount_cents",
-        "status",
-        "arrival_on",
-        "statement_descriptor",
-        "created_at",
-        "updated_at",
-    ]
-    fields = [*readonly_fields, "metadata"]
-    add_form = PayoutEntryForm
-
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:  # "Add": a Gumroad payout or a wire/check batch entered by hand
-            kwargs["form"] = self.add_form
-            kwargs["fields"] = self.add_form.Meta.fields
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        return self.add_form.Meta.fields if obj is None else self.fields
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        data = form.cleaned_data
-        payout, _ = payout_upsert(
-            provider=data["provider"],
-            payout_id=data["payout_id"],
-            entity=data["entity"],
-            amount_cents=data["amount_cents"],
-            currency=data["currency"],
-            status=Payout.Status.PAID,
-            arrival_on=data.get("arrival_on"),
-            statement_descriptor=data.get("statement_descriptor", ""),
-            metadata={"entered_by": request.user.get_username()},
-        )
-        for field in Payout._meta.concrete_fields:  # the admin logs and redirects with this object
-            setattr(obj, field.attname, getattr(payout, field.attname))
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Amount", ordering="amount_cents")
-    def amount(self, obj: Payout):
-        return _money_html(obj.amount_cents, obj.currency)
-
-
-from . import admin_reconciliation  # noqa: E402, F401  (bank deposits and the reconciliation page)

@@ -13,13 +13,13 @@ from datetime import UTC, date, datetime, time
 
 from django.db import transaction
 
-from .audit import event_snapshot, ledger_audit_record
-from .business_time import business_local, business_today, business_zone
-from .entries import LedgerEntry
-from .errors import ApplicationError, Conflict
-from .models import Entity, LedgerAuditEntry, RevenueEvent
-from .money import CurrencyError, format_money, normalize_currency
-from .services import revenue_event_lock, revenue_event_record, revenue_event_reverse
+from ..audit import event_snapshot, ledger_audit_record
+from ..business_time import business_local, business_today, business_zone
+from ..entries import LedgerEntry
+from ..errors import ApplicationError, Conflict
+from ..models import Entity, LedgerAuditEntry, RevenueEvent
+from ..money import CurrencyError, format_money, normalize_currency
+from .ledger import revenue_event_lock, revenue_event_record, revenue_event_reverse
 
 MANUAL_EVENT_TYPE = "offline_payment"
 MANUAL_SOURCE = "manual:form"
@@ -145,8 +145,12 @@ def manual_entry_create(*, data: ManualEntryData, actor=None) -> RevenueEvent:
 
 
 @transaction.atomic
-def ledger_event_reverse(*, event: RevenueEvent, reason: str, actor=None) -> RevenueEvent:
-    """A person reverses a ledger row: the reversing row and its audit entry, in one transaction."""
+def revenue_event_reverse_by_user(*, event: RevenueEvent, reason: str, actor=None) -> RevenueEvent:
+    """A person reverses a ledger row: the reversing row and its audit entry, in one transaction.
+
+    The audited, person-initiated form of the system primitive `revenue_event_reverse`
+    (which webhooks use for provider-side reversals and which writes no audit entry).
+    """
     reason = reason.strip()
     if not reason:
         raise ApplicationError("A reason is required to reverse an entry", code="reason_required")

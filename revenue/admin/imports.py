@@ -14,10 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from .business_time import business_zone
-from .errors import ApplicationError
-from .imports import import_job_cancel, import_job_create, import_job_progress
-from .models import ImportJob
+from ..business_time import business_zone
+from ..errors import ApplicationError
+from ..imports import import_job_cancel, import_job_create, import_job_progress
+from ..models import ImportJob
+from .mixins import ReadOnlyAdminMixin
 
 
 class BackgroundImportMixin:
@@ -60,7 +61,7 @@ class BackgroundImportMixin:
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only list of background imports; a job's page is its progress page."""
 
     list_display = ["created_at", "kind", "file_name", "status", "rows_done", "total_rows", "booked", "error_count"]
@@ -72,15 +73,6 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ["revenue/backoffice.css"]}
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         return [

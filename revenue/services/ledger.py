@@ -13,13 +13,13 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .business_time import business_date_of, time_window_problem
-from .entries import LedgerEntry
-from .errors import ApplicationError, Conflict
-from .models import Entity, ExchangeRate, Payout, RevenueDailyRollup, RevenueEvent
-from .money import CurrencyError, convert_minor_units, normalize_currency
-from .outbox import outbox_publish
-from .selectors import revenue_daily_rollup_expected
+from ..business_time import business_date_of, time_window_problem
+from ..entries import LedgerEntry
+from ..errors import ApplicationError, Conflict
+from ..models import Entity, ExchangeRate, Payout, RevenueDailyRollup, RevenueEvent
+from ..money import CurrencyError, convert_minor_units, normalize_currency
+from ..outbox import outbox_publish
+from ..selectors import revenue_daily_rollup_expected
 
 TOPIC_EVENT_RECORDED = "revenue.event.recorded"
 

@@ -17,27 +17,17 @@ from django.urls import path, reverse
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 
-from .admin_imports import BackgroundImportMixin
-from .business_time import business_today, month_end, month_start
-from .errors import ApplicationError, file_read_error_message
-from .forms import UploadLimitFormMixin
-from .models import (
-    BankDeposit,
-    DepositMatch,
-    DepositMatchItem,
-    Entity,
-    ExpectedDeposit,
-    ImportJob,
-    ReconciliationAction,
-)
-from .reconciliation import selectors, services
-from .reconciliation.bank_formats import (
-    MAPPING_KEYS,
-    STATEMENT_FORMATS,
-    BankDepositResource,
-    StatementError,
-    parse_mapping,
-)
+from revenue.admin.imports import BackgroundImportMixin
+from revenue.admin.mixins import ReadOnlyAdminMixin
+from revenue.business_time import business_today, month_end, month_start
+from revenue.errors import ApplicationError, file_read_error_message
+from revenue.forms import UploadLimitFormMixin
+from revenue.models import Entity, ImportJob
+from revenue.money import CurrencyError, format_money, normalize_currency
+
+from . import selectors, services
+from .bank_formats import MAPPING_KEYS, STATEMENT_FORMATS, BankDepositResource, StatementError, parse_mapping
+from .models import BankDeposit, DepositMatch, DepositMatchItem, ExpectedDeposit, ReconciliationAction
 
 
 class _StatementOptions(forms.Form):
@@ -58,8 +48,6 @@ class _StatementOptions(forms.Form):
         return self.cleaned_data.get("mapping", "")
 
     def clean_currency(self):
-        from .money import CurrencyError, normalize_currency
-
         try:
             return normalize_currency(self.cleaned_data["currency"])
         except CurrencyError as exc:
@@ -118,6 +106,7 @@ class BankDepositAdmin(BackgroundImportMixin, ImportMixin, admin.ModelAdmin):
             "entity": data.get("entity"),
             "currency": data.get("currency") or "USD",
             "mapping": parse_mapping(data.get("mapping", "")) if data.get("mapping") else None,
+            "on_imported": services.statement_imported,
         }
 
     import_job_kind = ImportJob.Kind.BANK
@@ -200,7 +189,7 @@ class BankDepositAdmin(BackgroundImportMixin, ImportMixin, admin.ModelAdmin):
             "entities": Entity.objects.all(),
             "start": start,
             "end": end,
-            "window": services.window_business_days(),
+            "window": selectors.window_business_days(),
             "business_tz": settings.REVENUE_TIME_ZONE,
             "totals": selectors.reconciliation_totals(entity=entity, start=start, end=end).values(),
             "expected": expected,
@@ -274,8 +263,6 @@ class BankDepositAdmin(BackgroundImportMixin, ImportMixin, admin.ModelAdmin):
 
     @staticmethod
     def _match_summary(match: DepositMatch) -> str:
-        from .money import format_money
-
         text = f"{format_money(match.deposited_cents, match.currency)} deposited for "
         text += format_money(match.expected_cents, match.currency) + " expected"
         if match.difference_cents:
@@ -283,19 +270,8 @@ class BankDepositAdmin(BackgroundImportMixin, ImportMixin, admin.ModelAdmin):
         return text
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ExpectedDeposit)
-class ExpectedDepositAdmin(_ReadOnlyAdmin):
+class ExpectedDepositAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("expected_on", "entity", "source", "reference", "amount_display", "status", "flag_reason")
     list_filter = ("entity", "source", "status", "currency")
     search_fields = ("reference", "payout__payout_id", "event__event_id")
@@ -315,7 +291,7 @@ class DepositMatchItemInline(admin.TabularInline):
 
 
 @admin.register(DepositMatch)
-class DepositMatchAdmin(_ReadOnlyAdmin):
+class DepositMatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "entity",
@@ -335,7 +311,7 @@ class DepositMatchAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(ReconciliationAction)
-class ReconciliationActionAdmin(_ReadOnlyAdmin):
+class ReconciliationActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "action", "actor", "entity", "note")
     list_filter = ("action", "entity")
     search_fields = ("note",)

@@ -1,0 +1,52 @@
+"""Provider payouts: money a provider sends to the bank.
+
+Written by the webhook intake and the payout admin (`revenue.services.payout_upsert`);
+reconciliation reads them to expect bank deposits, so they live beside the ledger,
+not inside reconciliation. Change history via django-simple-history.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from simple_history import register as simple_history_register
+
+from ..money import format_money
+from .configuration import Entity
+from .ledger import RevenueEvent
+
+
+class Payout(models.Model):
+    """Money a provider sends to the bank: the expected bank deposit."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_TRANSIT = "in_transit", "In transit"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.CharField(max_length=16, choices=RevenueEvent.Provider.choices)
+    payout_id = models.CharField(max_length=255)
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="payouts")
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PAID)
+    arrival_on = models.DateField(null=True, blank=True)
+    statement_descriptor = models.CharField(max_length=255, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-arrival_on", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "payout_id"], name="revenue_payout_unique_provider_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} payout {self.payout_id} {format_money(self.amount_cents, self.currency)}"
+
+
+simple_history_register(Payout, app="revenue", excluded_fields=["updated_at"])
