@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, F, Max, Min, Q, QuerySet, Sum, When, Window
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import Abs, Lower, TruncDate
 
 from revenue.business_time import business_local, business_zone, day_bounds
@@ -296,3 +296,30 @@ def fingerprint_active(*, fingerprint: str) -> bool:
 
 def rule_alerts_created_between(*, rule_id: int, start: datetime, end: datetime) -> int:
     return RevenueAlert.objects.filter(rule_id=rule_id, created_at__gte=start, created_at__lt=end).count()
+
+
+# ---------------------------------------------------------------------------- dashboard
+
+
+SEVERITY_RANK = {
+    RevenueAlert.Severity.CRITICAL: 0,
+    RevenueAlert.Severity.WARNING: 1,
+    RevenueAlert.Severity.INFO: 2,
+}
+
+
+def open_alerts(*, entity: Entity | None = None, limit: int = 20) -> list[RevenueAlert]:
+    """Open and acknowledged alerts, most severe and newest first.
+
+    With an entity filter, alerts about that entity and alerts about no entity
+    in particular (e.g. webhook silence) are shown.
+    """
+    queryset = RevenueAlert.objects.filter(status__in=RevenueAlert.ACTIVE_STATUSES).select_related("entity")
+    if entity is not None:
+        queryset = queryset.filter(Q(entity=entity) | Q(entity__isnull=True))
+    rank = Case(
+        *(When(severity=severity, then=Value(value)) for severity, value in SEVERITY_RANK.items()),
+        default=Value(len(SEVERITY_RANK)),
+        output_field=IntegerField(),
+    )
+    return list(queryset.annotate(severity_rank=rank).order_by("severity_rank", "-created_at")[:limit])

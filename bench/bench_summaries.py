@@ -166,7 +166,7 @@ def main() -> int:
     print(f"ledger: {total:,} rows from {first_day} to {last_day} (America/Chicago days)")
 
     day = first_day + timedelta(days=args.days // 2)
-    daily = timed(lambda: summary_compute(period="daily", day=day), repeat=7)
+    daily = timed(lambda: summary_compute(cadence="daily", day=day), repeat=7)
     daily_median = statistics.median(daily)
     digest = RevenueSummary.objects.get(period="daily", start_date=day, entity__isnull=True)
     print(
@@ -209,7 +209,7 @@ def main() -> int:
     consistent = ledger == dailies
     print(f"dailies sum to the ledger per currency: {consistent} ({json.dumps(ledger, sort_keys=True)})")
 
-    send = timed(lambda: summary_send_period(period="daily", day=last_day))[0]
+    send = timed(lambda: summary_send_period(cadence="daily", day=last_day))[0]
     print(f"send the last daily digest (with its 62-day amendment check): {send * 1000:.0f} ms (informational)")
 
     daily_ok = daily_median < DAILY_TARGET_S

@@ -73,8 +73,8 @@ class RevenueSummaryAdmin(admin.ModelAdmin):
     @admin.action(description="Recompute the selected periods")
     def recompute(self, request, queryset):
         periods = {(row.period, row.start_date) for row in queryset}
-        for period, start_date in sorted(periods):
-            summary_compute(period=period, day=start_date)
+        for cadence, start_date in sorted(periods):
+            summary_compute(cadence=cadence, day=start_date)
         self.message_user(request, f"Recomputed {len(periods)} period(s).", messages.SUCCESS)
 
     @admin.action(description="Send the selected periods (only those not sent yet)")

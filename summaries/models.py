@@ -14,16 +14,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from revenue.models import Entity
+from revenue.periods import Cadence
 
 
 class RevenueSummary(models.Model):
-    class Period(models.TextChoices):
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
-        MONTHLY = "monthly", "Monthly"
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    period = models.CharField(max_length=10, choices=Period.choices)
+    # The cadence (revenue.periods.Cadence). The field keeps the spec's column name `period`
+    # (renaming only the attribute would need a state-only migration for no behaviour change).
+    period = models.CharField(max_length=10, choices=Cadence.choices)
     start_date = models.DateField(help_text="First business day of the period (America/Chicago).")
     end_date = models.DateField(help_text="Last business day of the period, inclusive.")
     entity = models.ForeignKey(

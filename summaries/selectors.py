@@ -9,9 +9,9 @@ from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from revenue.business_time import business_zone
 from revenue.models import RevenueEvent
+from revenue.periods import Cadence
 
 from .models import RevenueSummary
-from .periods import DAILY, MONTHLY, WEEKLY
 
 GROUP_FIELDS = ("entity_id", "currency", "provider", "kind", "fx_source")
 
@@ -58,15 +58,15 @@ def ledger_groups_by_day(*, start: datetime, end: datetime) -> list[dict]:
     )
 
 
-_BUCKETS = {DAILY: TruncDate, WEEKLY: TruncWeek, MONTHLY: TruncMonth}
+_BUCKETS = {Cadence.DAILY: TruncDate, Cadence.WEEKLY: TruncWeek, Cadence.MONTHLY: TruncMonth}
 
 
-def ledger_totals_by_period(*, kind: str, start: datetime, end: datetime) -> list[dict]:
+def ledger_totals_by_period(*, cadence: str, start: datetime, end: datetime) -> list[dict]:
     """Net and event count per (business period, entity, currency) over [start, end), in one query.
 
     The period is the business-zone day, week (Monday) or month the row occurred in.
     """
-    bucket = _BUCKETS[kind]("occurred_at", tzinfo=business_zone())
+    bucket = _BUCKETS[Cadence(cadence)]("occurred_at", tzinfo=business_zone())
     rows = (
         RevenueEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
         .order_by()
@@ -82,24 +82,24 @@ def _as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def summaries_for_period(*, kind: str, start_date: date) -> QuerySet[RevenueSummary]:
-    return RevenueSummary.objects.filter(period=kind, start_date=start_date).select_related("entity")
+def summaries_for_period(*, cadence: str, start_date: date) -> QuerySet[RevenueSummary]:
+    return RevenueSummary.objects.filter(period=cadence, start_date=start_date).select_related("entity")
 
 
-def summary_last_sent_start(*, kind: str) -> date | None:
-    """Start date of the newest all-entities summary of `kind` already sent."""
+def summary_last_sent_start(*, cadence: str) -> date | None:
+    """Start date of the newest all-entities summary of `cadence` already sent."""
     return (
-        RevenueSummary.objects.filter(period=kind, entity__isnull=True, sent_at__isnull=False)
+        RevenueSummary.objects.filter(period=cadence, entity__isnull=True, sent_at__isnull=False)
         .order_by("-start_date")
         .values_list("start_date", flat=True)
         .first()
     )
 
 
-def summaries_sent_between(*, kind: str, first_start: date, before: date) -> QuerySet[RevenueSummary]:
-    """Sent per-entity summaries of `kind` starting in [first_start, before)."""
+def summaries_sent_between(*, cadence: str, first_start: date, before: date) -> QuerySet[RevenueSummary]:
+    """Sent per-entity summaries of `cadence` starting in [first_start, before)."""
     return RevenueSummary.objects.filter(
-        period=kind,
+        period=cadence,
         start_date__gte=first_start,
         start_date__lt=before,
         entity__isnull=False,
@@ -107,6 +107,6 @@ def summaries_sent_between(*, kind: str, first_start: date, before: date) -> Que
     ).select_related("entity")
 
 
-def summary_digest(*, kind: str, start_date: date) -> RevenueSummary:
+def summary_digest(*, cadence: str, start_date: date) -> RevenueSummary:
     """The all-entities row of a period."""
-    return RevenueSummary.objects.get(period=kind, start_date=start_date, entity__isnull=True)
+    return RevenueSummary.objects.get(period=cadence, start_date=start_date, entity__isnull=True)

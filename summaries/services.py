@@ -22,9 +22,10 @@ from revenue.business_time import day_bounds, day_start
 from revenue.errors import ApplicationError
 from revenue.models import Entity, OutboxMessage, RevenueEvent
 from revenue.outbox import outbox_publish
+from revenue.periods import Cadence, Period, period_containing, periods_between
 
 from .models import RevenueSummary
-from .periods import PERIODS, Period, due_periods, period_containing, periods_between
+from .periods import due_periods
 from .selectors import (
     ledger_groups,
     ledger_groups_by_day,
@@ -49,7 +50,7 @@ KIND_COLUMN = {
 MONEY_COLUMNS = ("gross_cents", "refunds_cents", "disputes_cents", "fees_cents", "adjustments_cents", "net_cents")
 
 # How far back a digest looks for late events in periods it already reported.
-AMENDMENT_LOOKBACK_DAYS = {"daily": 62, "weekly": 182, "monthly": 400}
+AMENDMENT_LOOKBACK_DAYS = {Cadence.DAILY: 62, Cadence.WEEKLY: 182, Cadence.MONTHLY: 400}
 
 
 # --- pure folding of the aggregated groups (a handful of rows, never ledger rows) ---------------
@@ -154,12 +155,12 @@ def _snapshot(by_currency: dict) -> dict:
 def _lock_digest_row(period: Period) -> RevenueSummary:
     """Create if needed, then lock, the all-entities row: the period's mutex."""
     RevenueSummary.objects.get_or_create(
-        period=period.kind, start_date=period.start_date, entity=None, defaults={"end_date": period.end_date}
+        period=period.cadence, start_date=period.first_day, entity=None, defaults={"end_date": period.last_day}
     )
     return (
         RevenueSummary.objects.select_for_update()
         .order_by()
-        .get(period=period.kind, start_date=period.start_date, entity__isnull=True)
+        .get(period=period.cadence, start_date=period.first_day, entity__isnull=True)
     )
 
 
@@ -209,18 +210,18 @@ def _compute_locked(period: Period, digest: RevenueSummary) -> list[RevenueSumma
     entities = list(Entity.objects.order_by("name"))
     figures, entity_figures = _scope_figures(groups, entities)
     _apply(digest, figures, as_of=as_of)
-    digest.end_date = period.end_date
+    digest.end_date = period.last_day
     digest.save()
     existing = {
         row.entity_id: row
         for row in RevenueSummary.objects.filter(
-            period=period.kind, start_date=period.start_date, entity__isnull=False
+            period=period.cadence, start_date=period.first_day, entity__isnull=False
         ).order_by()
     }
     rows = [digest]
     for entity in entities:
         row = existing.get(entity.pk) or RevenueSummary(
-            period=period.kind, start_date=period.start_date, end_date=period.end_date, entity=entity
+            period=period.cadence, start_date=period.first_day, end_date=period.last_day, entity=entity
         )
         row.entity = entity
         _apply(row, entity_figures[entity.pk], as_of=as_of)
@@ -229,20 +230,20 @@ def _compute_locked(period: Period, digest: RevenueSummary) -> list[RevenueSumma
     return rows
 
 
-def _period_for(period: str, day: date) -> Period:
+def _period_for(cadence: str, day: date) -> Period:
     try:
-        return period_containing(period, day)
+        return period_containing(cadence, day)
     except ValueError as exc:
         raise ApplicationError(str(exc), code="invalid_period") from None
 
 
 @transaction.atomic
-def summary_compute(*, period: str, day: date) -> list[RevenueSummary]:
-    """Compute (upsert) the summaries of the `period` containing `day`: all entities first, then each entity.
+def summary_compute(*, cadence: str, day: date) -> list[RevenueSummary]:
+    """Compute (upsert) the summaries of the period of `cadence` containing `day`: all entities first, then each.
 
     One database aggregation for the period; every entity gets a row, zero or not.
     """
-    target = _period_for(period, day)
+    target = _period_for(cadence, day)
     return _compute_locked(target, _lock_digest_row(target))
 
 
@@ -266,29 +267,29 @@ UPDATE_FIELDS = (
 
 
 @transaction.atomic
-def summaries_recompute(*, first_day: date, last_day: date, periods: tuple[str, ...] = PERIODS) -> int:
-    """Recompute every period of `periods` overlapping [first_day, last_day]; returns how many periods.
+def summaries_recompute(*, first_day: date, last_day: date, cadences: tuple[str, ...] = tuple(Cadence.values)) -> int:
+    """Recompute every period of `cadences` overlapping [first_day, last_day]; returns how many periods.
 
     For a long range (the two-year rebuild) one aggregation by business day
     (`ledger_groups_by_day`) replaces one per period: a week or a month is the
     union of its business days, so its groups are those of its days. Rows are
     written in bulk, under a lock on the existing rows of the range.
     """
-    targets = [target for kind in periods for target in periods_between(kind, first_day, last_day)]
+    targets = [target for cadence in cadences for target in periods_between(cadence, first_day, last_day)]
     if not targets:
         return 0
-    first = min(target.start_date for target in targets)
-    last = max(target.end_date for target in targets)
+    first = min(target.first_day for target in targets)
+    last = max(target.last_day for target in targets)
     start, end = day_bounds(first, last)
     by_day: dict[date, list[dict]] = defaultdict(list)
     for group in ledger_groups_by_day(start=start, end=end):
         by_day[group.pop("day")].append(group)
     entities = list(Entity.objects.order_by("name"))
     scopes = [None, *(entity.pk for entity in entities)]
-    kinds = sorted({target.kind for target in targets})
+    cadences_found = sorted({target.cadence for target in targets})
     RevenueSummary.objects.bulk_create(
         [
-            RevenueSummary(period=t.kind, start_date=t.start_date, end_date=t.end_date, entity_id=scope)
+            RevenueSummary(period=t.cadence, start_date=t.first_day, end_date=t.last_day, entity_id=scope)
             for t in targets
             for scope in scopes
         ],
@@ -297,7 +298,7 @@ def summaries_recompute(*, first_day: date, last_day: date, periods: tuple[str, 
     rows = {
         (row.period, row.start_date, row.entity_id): row
         for row in RevenueSummary.objects.select_for_update()
-        .filter(period__in=kinds, start_date__gte=first, start_date__lte=last)
+        .filter(period__in=cadences_found, start_date__gte=first, start_date__lte=last)
         .order_by("pk")
     }
     as_of = timezone.now()
@@ -305,14 +306,14 @@ def summaries_recompute(*, first_day: date, last_day: date, periods: tuple[str, 
     for target in targets:
         groups = [
             group
-            for offset in range((target.end_date - target.start_date).days + 1)
-            for group in by_day.get(target.start_date + timedelta(days=offset), ())
+            for offset in range((target.last_day - target.first_day).days + 1)
+            for group in by_day.get(target.first_day + timedelta(days=offset), ())
         ]
         figures, entity_figures = _scope_figures(groups, entities)
         for scope in scopes:
-            row = rows[(target.kind, target.start_date, scope)]
+            row = rows[(target.cadence, target.first_day, scope)]
             _apply(row, figures if scope is None else entity_figures[scope], as_of=as_of)
-            row.end_date = target.end_date
+            row.end_date = target.last_day
             row.updated_at = as_of
             changed.append(row)
     _rows_write(changed, UPDATE_FIELDS)
@@ -350,14 +351,14 @@ def _amendments(digest: RevenueSummary) -> list[dict]:
     amendment line; the amended period is recomputed and its snapshot updated,
     so the same late events are reported once.
     """
-    kind = digest.period
-    first = digest.start_date - timedelta(days=AMENDMENT_LOOKBACK_DAYS[kind])
-    sent = list(summaries_sent_between(kind=kind, first_start=first, before=digest.start_date))
+    cadence = Cadence(digest.period)
+    first = digest.start_date - timedelta(days=AMENDMENT_LOOKBACK_DAYS[cadence])
+    sent = list(summaries_sent_between(cadence=cadence, first_start=first, before=digest.start_date))
     if not sent:
         return []
     current: dict[tuple[date, int], dict] = defaultdict(dict)
     for row in ledger_totals_by_period(
-        kind=kind, start=day_start(min(s.start_date for s in sent)), end=day_start(digest.start_date)
+        cadence=cadence, start=day_start(min(s.start_date for s in sent)), end=day_start(digest.start_date)
     ):
         current[(row["bucket"], row["entity_id"])][row["currency"]] = {
             "net_cents": row["net_cents"],
@@ -379,10 +380,10 @@ def _amendments(digest: RevenueSummary) -> list[dict]:
                     "delta_net_cents": after["net_cents"] - before["net_cents"],
                     "delta_event_count": after["event_count"] - before["event_count"],
                 }
-        period = period_containing(kind, row.start_date)
+        period = period_containing(cadence, row.start_date)
         amendments.append(
             {
-                "period": kind,
+                "period": cadence.value,
                 "start_date": row.start_date.isoformat(),
                 "end_date": row.end_date.isoformat(),
                 "label": period.label(),
@@ -478,9 +479,9 @@ def summary_send(*, summary: RevenueSummary) -> OutboxMessage | None:
 
 
 @transaction.atomic
-def summary_send_period(*, period: str, day: date) -> OutboxMessage | None:
-    """Compute and send the `period` containing `day`, unless it was already sent."""
-    target = _period_for(period, day)
+def summary_send_period(*, cadence: str, day: date) -> OutboxMessage | None:
+    """Compute and send the period of `cadence` containing `day`, unless it was already sent."""
+    target = _period_for(cadence, day)
     digest = _lock_digest_row(target)
     if digest.sent_at is not None:  # another beat, or an earlier tick, got here first
         return None
@@ -495,13 +496,13 @@ def summaries_send_due(*, now: datetime | None = None) -> list[OutboxMessage]:
     """
     now = now or timezone.now()
     sent = []
-    for kind in PERIODS:
-        for target in due_periods(kind, now, last_sent=summary_last_sent_start(kind=kind)):
+    for cadence in Cadence:
+        for target in due_periods(cadence, now, last_sent=summary_last_sent_start(cadence=cadence)):
             if RevenueSummary.objects.filter(
-                period=kind, start_date=target.start_date, entity__isnull=True, sent_at__isnull=False
+                period=cadence, start_date=target.first_day, entity__isnull=True, sent_at__isnull=False
             ).exists():
                 continue
-            message = summary_send_period(period=kind, day=target.start_date)
+            message = summary_send_period(cadence=cadence, day=target.first_day)
             if message is not None:
                 sent.append(message)
     return sent

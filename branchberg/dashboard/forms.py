@@ -11,8 +11,7 @@ from django.conf import settings
 from revenue.business_time import business_today
 from revenue.models import Entity
 from revenue.money import CurrencyError, normalize_currency
-
-from .selectors import range_first_day
+from revenue.selectors import range_first_day
 
 RANGE_CHOICES = [(30, "Last 30 days"), (90, "Last 90 days"), (365, "Last 365 days")]
 DEFAULT_RANGE_DAYS = 90

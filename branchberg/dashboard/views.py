@@ -25,11 +25,12 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.generic import View
 
+from alerts.selectors import open_alerts
+from revenue import selectors
 from revenue.business_time import business_now, business_zone, day_start
 from revenue.models import Entity
 from revenue.money import format_money, minor_unit_exponent
 
-from . import selectors
 from .forms import DashboardFilterForm, DashboardFilters
 
 REFRESH_SECONDS = 30
@@ -67,7 +68,7 @@ def _panels_context(filters: DashboardFilters, entities: list[Entity]) -> dict:
         "filters": filters,
         "cards": selectors.kpi_cards(now=timezone.now(), entities=entities, entity=filters.entity),
         "events": selectors.recent_events(entity=filters.entity),
-        "alerts": selectors.open_alerts(entity=filters.entity),
+        "alerts": open_alerts(entity=filters.entity),
         "business_tz": business_zone(),
         "generated_at": business_now(),
     }
@@ -194,7 +195,7 @@ class DailyNetChartView(ChartView):
     title = "Daily net revenue"
 
     @cached_property
-    def result(self) -> selectors.DailySeries:
+    def result(self) -> selectors.DailyNetSeries:
         return selectors.daily_net_revenue(
             currency=self.currency,
             first_day=self.filters.first_day,

@@ -11,8 +11,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 
 from alerts.models import RevenueAlert
-from revenue.backoffice_selectors import revenue_by_entity_and_currency
 from revenue.business_time import business_today, business_zone, day_bounds
+from revenue.selectors import revenue_by_entity_and_currency
 
 register = template.Library()
 

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from alerts.services import alert_raise
-from branchberg.dashboard import selectors
+from revenue import selectors
 from revenue.business_time import business_today, business_zone, month_start
 from revenue.models import Payout
 from revenue.services import revenue_event_record

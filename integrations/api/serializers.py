@@ -13,7 +13,7 @@ from rest_framework import serializers
 from revenue.business_time import business_date_of
 from revenue.models import RevenueEvent
 from revenue.money import from_minor_units
-from revenue.selectors import GRANULARITIES
+from revenue.periods import Cadence
 
 from ..models import WebhookSubscription
 
@@ -145,7 +145,7 @@ class TotalsSerializer(serializers.Serializer):
 
 
 class TrendsQuerySerializer(serializers.Serializer):
-    granularity = serializers.ChoiceField(choices=GRANULARITIES, default="daily")
+    granularity = serializers.ChoiceField(choices=Cadence.values, default="daily")  # the cadence
     start = serializers.DateField(
         required=False, help_text="First business date (default: 30 days / 12 weeks / 12 months back)."
     )

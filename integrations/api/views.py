@@ -16,11 +16,9 @@ from rest_framework.views import APIView
 from revenue.business_time import business_today, business_zone
 from revenue.errors import ApplicationError
 from revenue.models import Entity
+from revenue.periods import Cadence, period_containing, period_count
 from revenue.selectors import (
     entity_by_slug,
-    period_count,
-    period_floor,
-    period_previous,
     revenue_events_list,
     revenue_events_page,
     revenue_totals,
@@ -120,7 +118,7 @@ class TotalsView(ApiView):
 
 
 class TrendsView(ApiView):
-    DEFAULT_SPAN = {"daily": 29, "weekly": 11, "monthly": 11}  # periods before the current one
+    DEFAULT_SPAN = {Cadence.DAILY: 29, Cadence.WEEKLY: 11, Cadence.MONTHLY: 11}  # periods before the current one
 
     @extend_schema(
         operation_id="revenue_trends",
@@ -130,20 +128,21 @@ class TrendsView(ApiView):
     )
     def get(self, request: Request) -> Response:
         query = self.validated(s.TrendsQuerySerializer, request.query_params)
-        granularity = query["granularity"]
+        cadence = Cadence(query["granularity"])  # the API's `granularity` is the cadence
         today = business_today()
         end = query.get("end") or today
         start = query.get("start")
         if start is None:
-            start = period_floor(end, granularity)
-            for _ in range(self.DEFAULT_SPAN[granularity]):
-                start = period_previous(start, granularity)
+            period = period_containing(cadence, end)
+            for _ in range(self.DEFAULT_SPAN[cadence]):
+                period = period.previous()
+            start = period.first_day
         if start > end:
             raise ApplicationError("start must not be after end", code="invalid_range")
-        if period_count(start, end, granularity) > s.MAX_TREND_POINTS:
+        if period_count(cadence, start, end) > s.MAX_TREND_POINTS:
             raise ApplicationError(f"At most {s.MAX_TREND_POINTS} periods per request", code="range_too_long")
         trends = revenue_trends(
-            granularity=granularity,
+            cadence=cadence,
             start=start,
             end=end,
             entity=self.entity(query.get("entity")),
@@ -151,7 +150,7 @@ class TrendsView(ApiView):
             today=today,
         )
         body = {
-            "granularity": trends.granularity,
+            "granularity": trends.cadence,
             "start": trends.start,
             "end": trends.end,
             "time_zone": str(business_zone()),

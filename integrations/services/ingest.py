@@ -28,6 +28,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from alerts.models import RevenueAlert
 from alerts.services import alert_raise
 from revenue.entries import LedgerEntry
 from revenue.errors import Conflict
@@ -38,6 +39,8 @@ from ..facts import Fact, Mapped, PayoutFact, Record, StripeRefund, StripeRefund
 from ..gumroad import mapping as gumroad_mapping
 from ..models import InboundDelivery
 from ..stripe import mapping as stripe_mapping
+
+AlertType = RevenueAlert.AlertType
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +195,7 @@ def _delivery_fail(*, delivery_id: int, error: str) -> InboundDelivery | None:
     delivery.processed_at = timezone.now()
     delivery.save(update_fields=["status", "error", "attempts", "processed_at"])
     alert_raise(
-        alert_type="ingestion",
+        alert_type=AlertType.INGESTION,
         severity="critical",
         message=f"{delivery.provider} delivery {delivery.event_id} ({delivery.event_type}) could not be booked: {error}",
         fingerprint=f"ingestion:{delivery.provider}:{delivery.event_id}",
@@ -311,7 +314,7 @@ def _entity_checks(event: RevenueEvent, *, entry: LedgerEntry, resolved: bool, s
     if conflict and not event.parent_event_id:
         # One alert per payment: its refunds and fees follow the sale. Configuration beat a hint (e.g. a buyer's url_params[entity]): booked by the mapping, flagged here.
         alert_raise(
-            alert_type="entity",
+            alert_type=AlertType.ENTITY,
             severity="warning",
             message=(
                 f"{event.event_id} was booked to {event.entity.name}: {conflict} ({source}). "
@@ -330,7 +333,7 @@ def _entity_checks(event: RevenueEvent, *, entry: LedgerEntry, resolved: bool, s
         )
     if not resolved:
         alert_raise(
-            alert_type="entity",
+            alert_type=AlertType.ENTITY,
             severity="warning",
             message=(
                 f"{event.event_id} was booked to the default entity {event.entity.name}: "
@@ -355,7 +358,7 @@ def _entity_checks(event: RevenueEvent, *, entry: LedgerEntry, resolved: bool, s
         )
         if strays:
             alert_raise(
-                alert_type="entity",
+                alert_type=AlertType.ENTITY,
                 severity="warning",
                 message=(
                     f"{event.event_id} belongs to {event.entity.name} but rows booked before it "
@@ -461,7 +464,7 @@ def _payout_apply(fact: PayoutFact, *, source: str) -> None:
     )
     if created and not resolution.resolved:
         alert_raise(
-            alert_type="entity",
+            alert_type=AlertType.ENTITY,
             severity="warning",
             message=f"Payout {fact.payout_id} from Stripe account {fact.stripe_account!r} matches no entity ({source}).",
             fingerprint=f"entity:payout:{fact.payout_id}",

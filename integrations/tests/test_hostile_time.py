@@ -164,9 +164,9 @@ def test_dashboard_and_summaries_survive_extreme_rows(staff_client, extreme_rows
     for name in ("summary", "chart-daily-net", "chart-providers", "chart-monthly", "chart-payouts"):
         response = staff_client.get(reverse(f"dashboard:{name}"))
         assert response.status_code == 200, (name, response.content[:300])
-    for period in ("daily", "weekly", "monthly"):
-        summary_compute(period=period, day=business_today())
-    assert summary_compute(period="daily", day=date(2000, 1, 3)) is not None
+    for cadence in ("daily", "weekly", "monthly"):
+        summary_compute(cadence=cadence, day=business_today())
+    assert summary_compute(cadence="daily", day=date(2000, 1, 3)) is not None
 
 
 def test_clamped_values_are_what_readers_see(extreme_rows):

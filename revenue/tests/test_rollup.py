@@ -17,7 +17,8 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from revenue.models import Entity, RevenueDailyRollup, RevenueEvent
-from revenue.selectors import _amount_aggregates, revenue_daily_rollup_drift, revenue_totals, revenue_totals_periods
+from revenue.selectors import revenue_daily_rollup_drift, revenue_totals, revenue_totals_periods
+from revenue.selectors.totals import _amount_aggregates
 from revenue.services import revenue_event_record, revenue_event_reverse
 from revenue.tests.factories import ledger_entry
 

@@ -53,7 +53,7 @@ def test_summary_admin_lists_and_acts(
 ):
     record(125000, local(2026, 6, 10, 9))
     for day in range(1, 11):
-        summary_compute(period="daily", day=date(2026, 6, day))
+        summary_compute(cadence="daily", day=date(2026, 6, day))
     url = reverse("admin:summaries_revenuesummary_changelist")
     with django_assert_max_num_queries(12):
         response = staff_client.get(url)

@@ -2,24 +2,18 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from summaries.periods import (
-    DAILY,
-    MONTHLY,
-    WEEKLY,
-    due_periods,
-    latest_due,
-    period_containing,
-    periods_between,
-    send_day,
-)
+from revenue.periods import Cadence, period_containing, periods_between
+from summaries.periods import due_periods, latest_due, send_day
+
+DAILY, WEEKLY, MONTHLY = Cadence.DAILY, Cadence.WEEKLY, Cadence.MONTHLY
 
 
 def test_periods_contain_their_day():
-    assert period_containing(DAILY, date(2026, 3, 8)).end_date == date(2026, 3, 8)
+    assert period_containing(DAILY, date(2026, 3, 8)).last_day == date(2026, 3, 8)
     week = period_containing(WEEKLY, date(2026, 3, 8))  # a Sunday
-    assert (week.start_date, week.end_date) == (date(2026, 3, 2), date(2026, 3, 8))
+    assert (week.first_day, week.last_day) == (date(2026, 3, 2), date(2026, 3, 8))
     month = period_containing(MONTHLY, date(2026, 2, 14))
-    assert (month.start_date, month.end_date) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert (month.first_day, month.last_day) == (date(2026, 2, 1), date(2026, 2, 28))
     with pytest.raises(ValueError, match="unknown period"):
         period_containing("hourly", date(2026, 1, 1))
 
@@ -65,18 +59,18 @@ def test_send_day_turns_at_six_local(now_utc, expected):
 
 def test_latest_due_periods():
     monday_six = datetime(2026, 3, 9, 11, 0, tzinfo=UTC)  # 06:00 CDT, Monday
-    assert latest_due(DAILY, monday_six).start_date == date(2026, 3, 8)
-    assert latest_due(WEEKLY, monday_six).start_date == date(2026, 3, 2)
-    assert latest_due(WEEKLY, monday_six - timedelta(minutes=1)).start_date == date(2026, 2, 23)
+    assert latest_due(DAILY, monday_six).first_day == date(2026, 3, 8)
+    assert latest_due(WEEKLY, monday_six).first_day == date(2026, 3, 2)
+    assert latest_due(WEEKLY, monday_six - timedelta(minutes=1)).first_day == date(2026, 2, 23)
     first_six = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # 06:00 CST on Dec 1
-    assert latest_due(MONTHLY, first_six).start_date == date(2026, 11, 1)
-    assert latest_due(MONTHLY, first_six - timedelta(seconds=1)).start_date == date(2026, 10, 1)
+    assert latest_due(MONTHLY, first_six).first_day == date(2026, 11, 1)
+    assert latest_due(MONTHLY, first_six - timedelta(seconds=1)).first_day == date(2026, 10, 1)
 
 
 def test_due_periods_catch_up_within_the_window():
     now = datetime(2026, 3, 12, 15, 0, tzinfo=UTC)
-    assert [p.start_date for p in due_periods(DAILY, now, last_sent=None)] == [date(2026, 3, 11)]
-    assert [p.start_date for p in due_periods(DAILY, now, last_sent=date(2026, 3, 8))] == [
+    assert [p.first_day for p in due_periods(DAILY, now, last_sent=None)] == [date(2026, 3, 11)]
+    assert [p.first_day for p in due_periods(DAILY, now, last_sent=date(2026, 3, 8))] == [
         date(2026, 3, 9),
         date(2026, 3, 10),
         date(2026, 3, 11),
@@ -88,5 +82,5 @@ def test_due_periods_catch_up_within_the_window():
 
 def test_periods_between():
     weeks = periods_between(WEEKLY, date(2026, 3, 1), date(2026, 3, 31))
-    assert weeks[0].start_date == date(2026, 2, 23) and weeks[-1].start_date == date(2026, 3, 30)
+    assert weeks[0].first_day == date(2026, 2, 23) and weeks[-1].first_day == date(2026, 3, 30)
     assert len(periods_between(DAILY, date(2024, 1, 1), date(2025, 12, 31))) == 731

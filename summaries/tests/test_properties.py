@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from revenue.models import Entity, ExchangeRate
+from revenue.periods import periods_between
 from revenue.services import revenue_event_record
 from revenue.tests.factories import ledger_entry
 from summaries.models import RevenueSummary
-from summaries.periods import periods_between
 from summaries.services import summaries_recompute, summary_compute
 
 from .conftest import CHICAGO
@@ -73,10 +73,10 @@ def test_weekly_and_monthly_equal_their_dailies_and_net_equals_the_ledger(entiti
         first, last = month - timedelta(days=7), month + timedelta(days=38)
         # Dailies from the bulk path (one aggregation by business day); weeks and months each
         # from their own aggregation over their UTC range: two independent computations.
-        summaries_recompute(first_day=first, last_day=last, periods=("daily",))
-        for kind in ("weekly", "monthly"):
-            for period in periods_between(kind, first, last):
-                summary_compute(period=kind, day=period.start_date)
+        summaries_recompute(first_day=first, last_day=last, cadences=("daily",))
+        for cadence in ("weekly", "monthly"):
+            for period in periods_between(cadence, first, last):
+                summary_compute(cadence=cadence, day=period.first_day)
 
         scopes = [None, *Entity.objects.values_list("pk", flat=True)]
         for scope in scopes:
@@ -112,7 +112,7 @@ def test_weekly_and_monthly_equal_their_dailies_and_net_equals_the_ledger(entiti
         # The bulk recompute of weeks and months agrees with the per-period computation.
         longer = RevenueSummary.objects.filter(period__in=["weekly", "monthly"])
         per_period = {(r.period, r.start_date, r.entity_id): (r.by_currency, r.total_amount_cents) for r in longer}
-        summaries_recompute(first_day=first, last_day=last, periods=("weekly", "monthly"))
+        summaries_recompute(first_day=first, last_day=last, cadences=("weekly", "monthly"))
         bulk = {(r.period, r.start_date, r.entity_id): (r.by_currency, r.total_amount_cents) for r in longer.all()}
         assert bulk == per_period
         transaction.set_rollback(True)

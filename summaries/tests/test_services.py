@@ -24,7 +24,7 @@ def test_daily_summary_per_entity_and_for_all(record, entities):
     record(99999, local(2026, 6, 11, 0, 0), entity="legacy-unchained")  # the next day
     record(77777, local(2026, 6, 9, 23, 59, 59))  # the day before
 
-    rows = summary_compute(period="daily", day=day)
+    rows = summary_compute(cadence="daily", day=day)
 
     digest, aplus, legacy = rows
     assert digest.entity is None and [aplus.entity, legacy.entity] == [
@@ -50,9 +50,9 @@ def test_daily_summary_per_entity_and_for_all(record, entities):
 
 def test_recompute_upserts_instead_of_adding_rows(record):
     record(1000, local(2026, 6, 10, 12))
-    first = summary_compute(period="daily", day=date(2026, 6, 10))
+    first = summary_compute(cadence="daily", day=date(2026, 6, 10))
     record(2500, local(2026, 6, 10, 13))
-    second = summary_compute(period="daily", day=date(2026, 6, 10))
+    second = summary_compute(cadence="daily", day=date(2026, 6, 10))
     assert [row.pk for row in first] == [row.pk for row in second]
     assert RevenueSummary.objects.count() == 3
     assert RevenueSummary.objects.get(entity__isnull=True).total_amount_cents == 3500
@@ -64,7 +64,7 @@ def test_currencies_are_never_added_and_conversion_states_its_rate(record):
     record(5000, local(2026, 6, 10, 11), currency="EUR")
     record(1000, local(2026, 6, 10, 12), currency="USD")
     record(1234, local(2026, 6, 10, 13), currency="KWD")  # no rate: exact per currency, not converted
-    digest = summary_compute(period="daily", day=date(2026, 6, 10))[0]
+    digest = summary_compute(cadence="daily", day=date(2026, 6, 10))[0]
     assert digest.by_currency["EUR"]["net_cents"] == 15000
     assert digest.by_currency["KWD"]["net_cents"] == 1234
     assert digest.by_currency["USD"]["net_cents"] == 1000
@@ -80,7 +80,7 @@ def test_currencies_are_never_added_and_conversion_states_its_rate(record):
 
 
 def test_entities_without_events_get_a_zero_row(entities):
-    rows = summary_compute(period="monthly", day=date(2026, 2, 14))
+    rows = summary_compute(cadence="monthly", day=date(2026, 2, 14))
     assert len(rows) == 1 + len(entities)
     assert all(row.event_count == 0 and row.total_amount_cents == 0 for row in rows)
     assert rows[0].average_transaction_cents is None
@@ -88,7 +88,7 @@ def test_entities_without_events_get_a_zero_row(entities):
 
 
 def test_unique_per_period_start_and_entity_including_all_entities(entities):
-    summary_compute(period="daily", day=date(2026, 6, 10))
+    summary_compute(cadence="daily", day=date(2026, 6, 10))
     with pytest.raises(IntegrityError), transaction.atomic():
         RevenueSummary.objects.create(period="daily", start_date=date(2026, 6, 10), end_date=date(2026, 6, 10))
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -102,7 +102,7 @@ def test_unique_per_period_start_and_entity_including_all_entities(entities):
 
 def test_unknown_period_is_refused():
     with pytest.raises(ApplicationError) as excinfo:
-        summary_compute(period="hourly", day=date(2026, 6, 10))
+        summary_compute(cadence="hourly", day=date(2026, 6, 10))
     assert excinfo.value.code == "invalid_period"
 
 
@@ -119,25 +119,25 @@ def test_dst_days_summarise_exactly_their_events(record, day, hours):
         record(100 + n, at)
     record(5000, start - timedelta(microseconds=1))
     record(7000, end)
-    digest = summary_compute(period="daily", day=day)[0]
+    digest = summary_compute(cadence="daily", day=day)[0]
     assert digest.event_count == len(inside) == hours + 2
     assert digest.total_amount_cents == sum(100 + n for n in range(len(inside)))
-    assert summary_compute(period="daily", day=day - timedelta(days=1))[0].total_amount_cents == 5000
-    assert summary_compute(period="daily", day=day + timedelta(days=1))[0].total_amount_cents == 7000
+    assert summary_compute(cadence="daily", day=day - timedelta(days=1))[0].total_amount_cents == 5000
+    assert summary_compute(cadence="daily", day=day + timedelta(days=1))[0].total_amount_cents == 7000
 
 
 def test_both_one_am_hours_of_the_long_day_count(record):
     record(100, local(2026, 11, 1, 1, 30, fold=0))  # 01:30 CDT = 06:30 UTC
     record(200, local(2026, 11, 1, 1, 30, fold=1))  # 01:30 CST = 07:30 UTC
-    digest = summary_compute(period="daily", day=date(2026, 11, 1))[0]
+    digest = summary_compute(cadence="daily", day=date(2026, 11, 1))[0]
     assert (digest.event_count, digest.total_amount_cents) == (2, 300)
 
 
 def test_send_writes_one_outbox_message_and_marks_rows_sent(record, django_capture_on_commit_callbacks):
     record(125000, local(2026, 6, 10, 9))
     with django_capture_on_commit_callbacks(execute=False):
-        message = summary_send_period(period="daily", day=date(2026, 6, 10))
-        again = summary_send_period(period="daily", day=date(2026, 6, 10))
+        message = summary_send_period(cadence="daily", day=date(2026, 6, 10))
+        again = summary_send_period(cadence="daily", day=date(2026, 6, 10))
     assert again is None
     assert message.topic == "summary.daily"
     payload = message.payload
@@ -155,7 +155,7 @@ def test_send_writes_one_outbox_message_and_marks_rows_sent(record, django_captu
 def test_send_rolls_back_with_the_outbox_row(record):
     record(1000, local(2026, 6, 10, 9))
     with pytest.raises(RuntimeError), transaction.atomic():
-        summary_send_period(period="daily", day=date(2026, 6, 10))
+        summary_send_period(cadence="daily", day=date(2026, 6, 10))
         raise RuntimeError("boom")
     assert not OutboxMessage.objects.filter(topic__startswith="summary.").exists()
     assert not RevenueSummary.objects.filter(sent_at__isnull=False).exists()
@@ -164,13 +164,13 @@ def test_send_rolls_back_with_the_outbox_row(record):
 def test_late_events_are_an_amendment_in_the_next_digest(record, time_machine):
     time_machine.move_to(datetime(2026, 6, 11, 11, 0, tzinfo=UTC), tick=False)  # 06:00 CDT
     record(10000, local(2026, 6, 10, 9))
-    summary_send_period(period="daily", day=date(2026, 6, 10))
+    summary_send_period(cadence="daily", day=date(2026, 6, 10))
     time_machine.move_to(datetime(2026, 6, 11, 18, 0, tzinfo=UTC), tick=False)
     record(2500, local(2026, 6, 10, 22), provider="gumroad")  # arrives after the digest went out
     record(-1000, local(2026, 6, 10, 23), kind="refund", event_type="refund.created")
     record(4000, local(2026, 6, 11, 10))
     time_machine.move_to(datetime(2026, 6, 12, 11, 0, tzinfo=UTC), tick=False)
-    message = summary_send_period(period="daily", day=date(2026, 6, 11))
+    message = summary_send_period(cadence="daily", day=date(2026, 6, 11))
     assert message.payload["amendments"] == [
         {
             "period": "daily",
@@ -189,7 +189,7 @@ def test_late_events_are_an_amendment_in_the_next_digest(record, time_machine):
     assert message.payload["total"]["total_amount_cents"] == 4000
     # Reported once: the following digest has no amendment for it.
     time_machine.move_to(datetime(2026, 6, 13, 11, 0, tzinfo=UTC), tick=False)
-    assert summary_send_period(period="daily", day=date(2026, 6, 12)).payload["amendments"] == []
+    assert summary_send_period(cadence="daily", day=date(2026, 6, 12)).payload["amendments"] == []
 
 
 def test_summary_figures_is_pure_over_groups():

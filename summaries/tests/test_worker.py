@@ -17,8 +17,9 @@ from integrations.models import Delivery
 from integrations.tasks import outbox_sweep
 from revenue.business_time import business_zone
 from revenue.models import OutboxMessage
+from revenue.periods import Cadence
 from summaries.models import RevenueSummary
-from summaries.periods import DAILY, latest_due
+from summaries.periods import latest_due
 from summaries.tasks import summaries_tick
 
 from .conftest import local
@@ -53,8 +54,8 @@ def test_a_real_worker_sends_the_due_summary_once(seeded_entities, record, https
     redis_url = os.environ.get("TEST_REDIS_URL")
     if not redis_url:
         pytest.fail("TEST_REDIS_URL is not set: run the suite with scripts/test.sh")
-    target = latest_due(DAILY, timezone.now())
-    day = target.start_date
+    target = latest_due(Cadence.DAILY, timezone.now())
+    day = target.first_day
     record(4200, local(day.year, day.month, day.day, 12))
     record(1800, local(day.year, day.month, day.day, 23, 59), entity="legacy-unchained", provider="gumroad")
     httpserver.expect_request("/services/worker/hook", method="POST").respond_with_data("ok")

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from revenue.errors import ApplicationError
 from revenue.money import format_money
-from summaries.periods import PERIODS, periods_between
+from revenue.periods import Cadence, periods_between
 from summaries.selectors import summary_digest
 from summaries.services import summary_compute, summary_send_period
 
@@ -29,27 +29,27 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--period", required=True, choices=PERIODS)
+        parser.add_argument("--period", dest="cadence", required=True, choices=Cadence.values)
         parser.add_argument("--date", required=True, type=_date, help="A business date inside the period.")
         parser.add_argument("--until", type=_date, help="Also every later period up to this date.")
         parser.add_argument("--send", action="store_true", help="Send the periods not sent yet.")
 
-    def handle(self, *args, period: str, date: date, until: date | None, send: bool, **options):
+    def handle(self, *args, cadence: str, date: date, until: date | None, send: bool, **options):
         last = until or date
         if last < date:
             raise CommandError("--until must not be before --date")
-        for target in periods_between(period, date, last):
+        for target in periods_between(cadence, date, last):
             try:
                 if send:
-                    message = summary_send_period(period=period, day=target.start_date)
+                    message = summary_send_period(cadence=cadence, day=target.first_day)
                 else:
-                    summary_compute(period=period, day=target.start_date)
+                    summary_compute(cadence=cadence, day=target.first_day)
             except ApplicationError as exc:
                 raise CommandError(exc.message) from None
-            digest = summary_digest(kind=period, start_date=target.start_date)
+            digest = summary_digest(cadence=cadence, start_date=target.first_day)
             nets = ", ".join(format_money(m["net_cents"], c) for c, m in digest.by_currency.items()) or "no events"
             self.stdout.write(
-                f"{period} {target.label()}: {digest.event_count} events, net {nets} "
+                f"{cadence} {target.label()}: {digest.event_count} events, net {nets} "
                 f"(= {format_money(digest.total_amount_cents, digest.currency)} at stated rates)"
             )
             if send:

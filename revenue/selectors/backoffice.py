@@ -6,9 +6,9 @@ from datetime import date
 
 from django.db.models import Count, Sum
 
-from .business_time import business_today, day_bounds
-from .models import RevenueEvent
-from .money import format_money
+from ..business_time import business_today, day_bounds
+from ..models import RevenueEvent
+from ..money import format_money
 
 
 def revenue_by_entity_and_currency(*, day: date | None = None) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Reads for the dashboard: every figure is a GROUP BY in the database.
+"""Reads for the dashboard page (branchberg.dashboard): every figure is a GROUP BY in the database.
 
 Amounts stay in integer minor units per currency; nothing is ever summed
 across currencies. Days and months are business days/months in
@@ -15,13 +15,12 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 
-from alerts.models import RevenueAlert
-from revenue.business_time import business_zone, day_bounds, day_start, month_end, month_start, week_start
-from revenue.models import Entity, Payout, RevenueEvent
-from revenue.money import format_money
+from ..business_time import business_zone, day_bounds, day_start, month_end, month_start, week_start
+from ..models import Entity, Payout, RevenueEvent
+from ..money import format_money
 
 # Refund-like kinds: money that went back to the customer (disputes won back count against them).
 REFUND_KINDS = (RevenueEvent.Kind.REFUND, RevenueEvent.Kind.DISPUTE, RevenueEvent.Kind.DISPUTE_REVERSAL)
@@ -234,7 +233,9 @@ def _events(*, entity: Entity | None, currency: str | None = None) -> QuerySet[R
 
 
 @dataclass
-class DailySeries:
+class DailyNetSeries:
+    """Net revenue per entity per business day in one currency, for the dashboard chart."""
+
     currency: str
     days: list[date]
     # One row per entity shown: (entity, net minor units per day, aligned with `days`).
@@ -243,7 +244,7 @@ class DailySeries:
 
 def daily_net_revenue(
     *, currency: str, first_day: date, last_day: date, entities: list[Entity], entity: Entity | None = None
-) -> DailySeries:
+) -> DailyNetSeries:
     """Net revenue per entity per business day; days without events are zero."""
     start, end = day_bounds(first_day, last_day)
     rows = (
@@ -257,7 +258,7 @@ def daily_net_revenue(
     net = {(row["entity_id"], row["day"]): row["net"] for row in rows}
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     shown = [entity] if entity is not None else entities
-    return DailySeries(
+    return DailyNetSeries(
         currency=currency,
         days=days,
         series=[(e, [net.get((e.pk, day), 0) for day in days]) for e in shown],
@@ -404,30 +405,6 @@ def payout_status_totals(*, first_day: date, entity: Entity | None = None) -> li
 def recent_events(*, entity: Entity | None = None, limit: int = 20) -> QuerySet[RevenueEvent]:
     """The latest ledger rows by when the money moved."""
     return _events(entity=entity).select_related("entity").order_by("-occurred_at", "-id")[:limit]
-
-
-SEVERITY_RANK = {
-    RevenueAlert.Severity.CRITICAL: 0,
-    RevenueAlert.Severity.WARNING: 1,
-    RevenueAlert.Severity.INFO: 2,
-}
-
-
-def open_alerts(*, entity: Entity | None = None, limit: int = 20) -> list[RevenueAlert]:
-    """Open and acknowledged alerts, most severe and newest first.
-
-    With an entity filter, alerts about that entity and alerts about no entity
-    in particular (e.g. webhook silence) are shown.
-    """
-    queryset = RevenueAlert.objects.filter(status__in=RevenueAlert.ACTIVE_STATUSES).select_related("entity")
-    if entity is not None:
-        queryset = queryset.filter(Q(entity=entity) | Q(entity__isnull=True))
-    rank = Case(
-        *(When(severity=severity, then=Value(value)) for severity, value in SEVERITY_RANK.items()),
-        default=Value(len(SEVERITY_RANK)),
-        output_field=IntegerField(),
-    )
-    return list(queryset.annotate(severity_rank=rank).order_by("severity_rank", "-created_at")[:limit])
 
 
 def ledger_currencies(*, since: datetime | None = None) -> list[str]:

@@ -1,0 +1,68 @@
+"""Reads over the revenue app's data, by use: totals, trends, events, the rollup check,
+the dashboard page and the back office overview. Public names are re-exported here."""
+
+from .backoffice import revenue_by_entity_and_currency
+from .dashboard import (
+    DailyNetSeries,
+    KpiCard,
+    KpiFigure,
+    KpiPeriod,
+    MonthTotal,
+    PayoutStatusTotal,
+    PeriodWindows,
+    ProviderTotal,
+    Span,
+    currency_sort_key,
+    daily_net_revenue,
+    kpi_cards,
+    kpi_windows,
+    ledger_currencies,
+    monthly_gross_refunds,
+    payout_status_totals,
+    range_first_day,
+    recent_events,
+    revenue_by_provider,
+)
+from .events import entity_by_slug, revenue_events_after, revenue_events_list, revenue_events_page
+from .rollup import revenue_daily_rollup_drift, revenue_daily_rollup_expected
+from .totals import AMOUNT_FIELDS, DEBIT_REFUND_KINDS, Totals, TotalsPeriod, revenue_totals, revenue_totals_periods
+from .trends import TrendPoint, Trends, growth_ratio, revenue_trends
+
+__all__ = [
+    "AMOUNT_FIELDS",
+    "DEBIT_REFUND_KINDS",
+    "DailyNetSeries",
+    "KpiCard",
+    "KpiFigure",
+    "KpiPeriod",
+    "MonthTotal",
+    "PayoutStatusTotal",
+    "PeriodWindows",
+    "ProviderTotal",
+    "Span",
+    "Totals",
+    "TotalsPeriod",
+    "TrendPoint",
+    "Trends",
+    "currency_sort_key",
+    "daily_net_revenue",
+    "entity_by_slug",
+    "growth_ratio",
+    "kpi_cards",
+    "kpi_windows",
+    "ledger_currencies",
+    "monthly_gross_refunds",
+    "payout_status_totals",
+    "range_first_day",
+    "recent_events",
+    "revenue_by_entity_and_currency",
+    "revenue_by_provider",
+    "revenue_daily_rollup_drift",
+    "revenue_daily_rollup_expected",
+    "revenue_events_after",
+    "revenue_events_list",
+    "revenue_events_page",
+    "revenue_totals",
+    "revenue_totals_periods",
+    "revenue_trends",
+]
