@@ -21,7 +21,7 @@ from .conftest import CHICAGO
 pytestmark = pytest.mark.django_db
 
 SIGNS = {"payment": 1, "refund": -1, "dispute": -1, "fee": -1, "dispute_reversal": 1, "adjustment": 1}
-MONTHS = [date(2026, 3, 1), date(2026, 11, 1)]  # the two DST months
+MONTHS = [date(2026, 3, 1), date(2025, 11, 1)]  # the two DST months, both in the past (the ledger refuses future times)
 
 
 def _window(month: date) -> tuple[datetime, datetime]:

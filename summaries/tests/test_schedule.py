@@ -124,7 +124,8 @@ def test_monthly_on_the_first_at_six(record, time_machine):
 def test_a_beat_that_was_down_catches_up_oldest_first(record, time_machine):
     time_machine.move_to(datetime(2026, 3, 6, 13, 0, tzinfo=UTC), tick=False)
     summaries_tick.apply()  # sends Mar 5
-    for day in (6, 7, 8, 9):
+    for day in (6, 7, 8, 9):  # money keeps arriving (each row booked when it happens) while beat is down
+        time_machine.move_to(local(2026, 3, day, 12, 30), tick=False)
         record(day * 100, local(2026, 3, day, 12))
     time_machine.move_to(datetime(2026, 3, 10, 15, 0, tzinfo=UTC), tick=False)  # down until Tuesday
     summaries_tick.apply()
