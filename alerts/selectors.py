@@ -15,13 +15,12 @@ from django.db.models import Case, Count, F, Max, Min, Q, QuerySet, Sum, When, W
 from django.db.models.functions import Abs, Lower, TruncDate
 
 from revenue.business_time import business_local, business_zone, day_bounds
+from revenue.duplicates import DUPLICATE_HORIZON
 from revenue.models import Entity, RevenueEvent
 
 from .models import AlertRule, RevenueAlert
 
 WEBHOOK_PROVIDERS = (RevenueEvent.Provider.STRIPE, RevenueEvent.Provider.GUMROAD)
-# Wider than any duplicate test: the duplicate window (minutes) and "the same business day" (up to 25 h).
-DUPLICATE_HORIZON = timedelta(hours=26)
 
 
 @dataclass(frozen=True)

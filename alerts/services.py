@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from revenue.business_time import business_date_of, day_bounds
+from revenue.duplicates import duplicate_window
 from revenue.models import Entity, RevenueEvent
 from revenue.outbox import outbox_publish
 
@@ -139,8 +140,8 @@ class EvaluationResult:
 
 
 def _duplicate_window() -> timedelta:
-    # capped at a day: the selectors look no further than selectors.DUPLICATE_HORIZON
-    return timedelta(minutes=min(settings.ALERTS_DUPLICATE_WINDOW_MINUTES, 24 * 60))
+    # capped at a day: the selectors look no further than revenue.duplicates.DUPLICATE_HORIZON
+    return duplicate_window()
 
 
 def _anomaly_policy() -> AnomalyPolicy:
