@@ -71,7 +71,7 @@ def is_possible_duplicate(a: RevenueEvent, b: RevenueEvent, *, window: timedelta
 _CANDIDATES_SQL = """
 SELECT n.id, o.id FROM revenue_events n JOIN revenue_events o
   ON {customer} AND o.amount_cents = n.amount_cents AND o.currency = n.currency AND o.id <> n.id
- AND o.occurred_at BETWEEN n.occurred_at - %(horizon)s AND n.occurred_at + %(horizon)s
+ AND o.occurred_at BETWEEN n.occurred_at - make_interval(secs => %(horizon)s) AND n.occurred_at + make_interval(secs => %(horizon)s)
  AND o.kind = 'payment'
  AND NOT EXISTS (SELECT 1 FROM revenue_events r WHERE r.reverses_id = o.id)
 WHERE n.event_id = ANY(%(ids)s) AND n.kind = 'payment'
@@ -90,7 +90,8 @@ def duplicate_candidates(*, event_ids: list[str]) -> list[tuple[RevenueEvent, Re
     with connection.cursor() as cursor:
         for customer in (_BY_EMAIL, _BY_CUSTOMER_ID):
             cursor.execute(
-                _CANDIDATES_SQL.format(customer=customer), {"horizon": DUPLICATE_HORIZON, "ids": list(event_ids)}
+                _CANDIDATES_SQL.format(customer=customer),
+                {"horizon": int(DUPLICATE_HORIZON.total_seconds()), "ids": list(event_ids)},
             )
             pairs.update((row[0], row[1]) for row in cursor.fetchall())
     rows = RevenueEvent.objects.in_bulk({pk for pair in pairs for pk in pair})
@@ -99,7 +100,7 @@ def duplicate_candidates(*, event_ids: list[str]) -> list[tuple[RevenueEvent, Re
 
 def _duplicate_candidates_portable(event_ids: list[str]) -> list[tuple[RevenueEvent, RevenueEvent]]:
     """`_CANDIDATES_SQL` with the ORM, a query per new row: for SQLite (the zero-setup run)."""
-    pairs = []
+    pairs: list[tuple[RevenueEvent, RevenueEvent]] = []
     new_rows = RevenueEvent.objects.filter(event_id__in=event_ids, kind=RevenueEvent.Kind.PAYMENT)
     for new in new_rows:
         if not (new.customer_email or new.customer_id):

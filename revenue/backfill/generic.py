@@ -11,6 +11,7 @@ from .parse import (
     IMPORTABLE_KINDS,
     PROVIDERS,
     MappedRow,
+    Row,
     RowError,
     amount_cell,
     cell,
@@ -20,7 +21,7 @@ from .parse import (
 )
 
 
-def map_generic_row(row: dict, *, file_name: str = "") -> MappedRow:
+def map_generic_row(row: Row, *, file_name: str = "") -> MappedRow:
     """One row of the generic ledger CSV -> one ledger entry."""
     provider = (cell(row, "provider") or RevenueEvent.Provider.MANUAL).lower()
     if provider not in PROVIDERS:

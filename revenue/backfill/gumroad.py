@@ -11,17 +11,19 @@ from .parse import (
     FORMAT_GUMROAD,
     GUMROAD_TOTALS_ROW,
     MappedRow,
+    Row,
     RowError,
     amount_cell,
     cell,
     check_window,
     email_cell,
     flag,
+    optional_amount_cell,
     parse_occurred_at,
 )
 
 
-def map_gumroad_row(row: dict, *, file_name: str = "") -> MappedRow:
+def map_gumroad_row(row: Row, *, file_name: str = "") -> MappedRow:
     """One row of the Gumroad sales export -> the sale, and its refund / dispute.
 
     Gumroad prices are US dollars. The export has no refund date, so a refund is
@@ -34,7 +36,7 @@ def map_gumroad_row(row: dict, *, file_name: str = "") -> MappedRow:
         raise RowError("Purchase ID", "is required")
     if flag(cell(row, "Pre-order authorization?")):
         return MappedRow(skip_reason="pre-order authorisation: not charged yet")
-    amount = amount_cell(row, "Sale Price ($)", "USD") or 0
+    amount = amount_cell(row, "Sale Price ($)", "USD")
     if amount == 0:
         return MappedRow(skip_reason="free (no money moved)")
     if amount < 0:
@@ -68,7 +70,7 @@ def map_gumroad_row(row: dict, *, file_name: str = "") -> MappedRow:
     return MappedRow(entries, entity_column="Product ID")
 
 
-def _gumroad_purchased_at(row: dict) -> datetime:
+def _gumroad_purchased_at(row: Row) -> datetime:
     """The purchase time: a full Ruby timestamp, or the date plus an optional clock time (UTC)."""
     when = cell(row, "Purchase Time (UTC timezone)")
     if when and len(when) > 10 and when[4] == "-":
@@ -87,7 +89,7 @@ def _gumroad_purchased_at(row: dict) -> datetime:
     return occurred_at
 
 
-def _gumroad_metadata(row: dict, purchase_id: str, file_name: str) -> dict[str, Any]:
+def _gumroad_metadata(row: Row, purchase_id: str, file_name: str) -> dict[str, Any]:
     metadata: dict[str, Any] = {"source": f"csv:{FORMAT_GUMROAD}", "sale_id": purchase_id}
     for column, key in (
         ("Item Name", "product_name"),
@@ -102,14 +104,14 @@ def _gumroad_metadata(row: dict, purchase_id: str, file_name: str) -> dict[str, 
 
 
 def _gumroad_refund(
-    row: dict, event_id: str, purchase_id: str, amount: int, metadata: dict[str, Any], common: dict[str, Any]
+    row: Row, event_id: str, purchase_id: str, amount: int, metadata: dict[str, Any], common: dict[str, Any]
 ) -> LedgerEntry | None:
     """A full or partial refund, booked at the sale's time; None when nothing was refunded."""
     refund = 0
     if flag(cell(row, "Fully Refunded?")):
         refund = amount
     elif flag(cell(row, "Refunded?")) or cell(row, "Partial Refund ($)"):
-        refund = amount_cell(row, "Partial Refund ($)", "USD", required=False) or 0
+        refund = optional_amount_cell(row, "Partial Refund ($)", "USD") or 0
     if not refund:
         return None
     if refund < 0 or refund > amount:
@@ -127,7 +129,7 @@ def _gumroad_refund(
 
 
 def _gumroad_dispute(
-    row: dict, event_id: str, purchase_id: str, amount: int, metadata: dict[str, Any], common: dict[str, Any]
+    row: Row, event_id: str, purchase_id: str, amount: int, metadata: dict[str, Any], common: dict[str, Any]
 ) -> list[LedgerEntry]:
     """The disputed sale, and its return when the dispute was won; [] without a dispute."""
     if not flag(cell(row, "Disputed?")):

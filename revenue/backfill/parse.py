@@ -9,9 +9,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -61,6 +62,9 @@ GUMROAD_TOTALS_ROW = "Totals"
 
 BATCH_SIZE = 5000
 
+# One CSV row, by column name (csv.DictReader, or a tablib row in the admin).
+Row = dict[str, Any]
+
 
 class RowError(Exception):
     """One bad cell: the column it is in and what is wrong with it."""
@@ -86,7 +90,7 @@ class MappedRow:
 # --- small parsers -----------------------------------------------------------------
 
 
-def cell(row: dict, column: str) -> str:
+def cell(row: Row, column: str) -> str:
     value = row.get(column)
     text = "" if value is None else str(value).strip()
     if "\x00" in text:
@@ -94,7 +98,7 @@ def cell(row: dict, column: str) -> str:
     return text
 
 
-def first_present(row: dict, columns: list[str]) -> tuple[str, str]:
+def first_present(row: Row, columns: list[str]) -> tuple[str, str]:
     for column in columns:
         if column in row:
             return column, cell(row, column)
@@ -105,7 +109,7 @@ def flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "y", "t"}
 
 
-def currency_cell(row: dict, column: str) -> str:
+def currency_cell(row: Row, column: str) -> str:
     value = cell(row, column)
     if not value:
         raise RowError(column, "is required (an ISO 4217 code such as USD)")
@@ -115,11 +119,18 @@ def currency_cell(row: dict, column: str) -> str:
         raise RowError(column, str(exc)) from None
 
 
-def amount_cell(row: dict, column: str, currency: str, *, required: bool = True) -> int | None:
+def amount_cell(row: Row, column: str, currency: str) -> int:
+    """A required amount in `currency`, as integer minor units."""
+    value = optional_amount_cell(row, column, currency)
+    if value is None:
+        raise RowError(column, "is required")
+    return value
+
+
+def optional_amount_cell(row: Row, column: str, currency: str) -> int | None:
+    """An amount in `currency` as integer minor units, or None when the cell is empty."""
     value = cell(row, column).replace("$", "")
     if not value:
-        if required:
-            raise RowError(column, "is required")
         return None
     try:
         return to_minor_units(value, currency)
@@ -137,7 +148,7 @@ def _is_email(value: str) -> bool:
     return True
 
 
-def email_cell(row: dict, column: str) -> str | None:
+def email_cell(row: Row, column: str) -> str | None:
     value = cell(row, column)
     if not value:
         return None
@@ -146,7 +157,7 @@ def email_cell(row: dict, column: str) -> str | None:
     return value.lower()
 
 
-def parse_occurred_at(value: str, column: str, *, naive_zone=None) -> datetime:
+def parse_occurred_at(value: str, column: str, *, naive_zone: tzinfo | None = None) -> datetime:
     """ISO 8601 date or datetime. A bare date is local noon in the business zone;
     a datetime without offset is read in `naive_zone` (default: the business zone)."""
     text = value.strip()
@@ -204,7 +215,7 @@ def check_columns(headers: Iterable[str], fmt: str) -> None:
 # --- reading files ---------------------------------------------------------------------
 
 
-def iter_csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
+def iter_csv_rows(path: Path) -> Iterator[tuple[int, Row]]:
     """(row number, row) for each data row; row 1 is the first line after the header."""
     with open(path, newline="", encoding="utf-8-sig") as handle:
         yield from enumerate(csv.DictReader(handle), 1)

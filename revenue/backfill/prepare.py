@@ -43,9 +43,10 @@ class RowPreparer:
     def prepare(self, entry: LedgerEntry, *, entity_column: str = "entity") -> PreparedRow | None:
         """Resolve and convert; None when the entry books nothing (a refund already explained)."""
         if entry.metadata.get("refund_role") == "unattributed":
-            entry = _unexplained_refund(entry)
-            if entry is None:
+            remainder = _unexplained_refund(entry)
+            if remainder is None:
                 return None
+            entry = remainder
         key = (entry.entity_hint, entry.stripe_account, entry.product_id)
         if key not in self._entities:
             self._entities[key] = entity_resolve(

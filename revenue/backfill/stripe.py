@@ -14,6 +14,7 @@ from .parse import (
     STRIPE_CREATED_COLUMNS,
     STRIPE_MONEY_STATUSES,
     MappedRow,
+    Row,
     RowError,
     amount_cell,
     cell,
@@ -21,11 +22,12 @@ from .parse import (
     email_cell,
     first_present,
     flag,
+    optional_amount_cell,
     parse_occurred_at,
 )
 
 
-def _metadata_column(row: dict, name: str) -> tuple[str, str]:
+def _metadata_column(row: Row, name: str) -> tuple[str, str]:
     """Stripe exports metadata keys as '<key> (metadata)' columns."""
     wanted = f"{name} (metadata)".casefold()
     for column in row:
@@ -34,7 +36,7 @@ def _metadata_column(row: dict, name: str) -> tuple[str, str]:
     return f"{name} (metadata)", ""
 
 
-def map_stripe_row(row: dict, *, file_name: str = "") -> MappedRow:
+def map_stripe_row(row: Row, *, file_name: str = "") -> MappedRow:
     """One row of the Stripe Dashboard payments export -> the payment, and its refund / dispute.
 
     Keyed like the webhooks (`stripe:pi_…`, charge id where there is no PaymentIntent)
@@ -49,7 +51,7 @@ def map_stripe_row(row: dict, *, file_name: str = "") -> MappedRow:
         raise RowError("id", "is required")
     currency = currency_cell(row, "Currency")
     amount = amount_cell(row, "Amount", currency)
-    if amount is None or amount <= 0:
+    if amount <= 0:
         raise RowError("Amount", "a payment is a positive amount")
     created_column, created = first_present(row, STRIPE_CREATED_COLUMNS)
     occurred_at = parse_occurred_at(created, created_column, naive_zone=UTC)
@@ -73,7 +75,7 @@ def map_stripe_row(row: dict, *, file_name: str = "") -> MappedRow:
     return MappedRow(entries, entity_column=entity_column)
 
 
-def _stripe_skip_reason(row: dict) -> str:
+def _stripe_skip_reason(row: Row) -> str:
     """Why a row moved no money (a failed or uncaptured charge), or "" when it did."""
     status = cell(row, "Status").lower()
     if status and status not in STRIPE_MONEY_STATUSES:
@@ -83,7 +85,7 @@ def _stripe_skip_reason(row: dict) -> str:
     return ""
 
 
-def _stripe_metadata(row: dict, charge_id: str, file_name: str) -> dict[str, Any]:
+def _stripe_metadata(row: Row, charge_id: str, file_name: str) -> dict[str, Any]:
     metadata: dict[str, Any] = {"source": f"csv:{FORMAT_STRIPE}", "charge_id": charge_id}
     if cell(row, "PaymentIntent ID"):
         metadata["payment_intent"] = cell(row, "PaymentIntent ID")
@@ -95,7 +97,7 @@ def _stripe_metadata(row: dict, charge_id: str, file_name: str) -> dict[str, Any
 
 
 def _stripe_charge(
-    row: dict, event_id: str, amount: int, occurred_at: datetime, metadata: dict[str, Any], common: dict[str, Any]
+    row: Row, event_id: str, amount: int, occurred_at: datetime, metadata: dict[str, Any], common: dict[str, Any]
 ) -> LedgerEntry:
     """The payment itself, with Stripe's own USD conversion when the export has one."""
     usd_cents, fx_rate = _stripe_conversion(row, amount, common["currency"], "Converted Amount")
@@ -115,7 +117,7 @@ def _stripe_charge(
 
 
 def _stripe_refund(
-    row: dict,
+    row: Row,
     event_id: str,
     charge_id: str,
     amount: int,
@@ -130,7 +132,7 @@ def _stripe_refund(
     RowPreparer.prepare), and a later refund.* delivery settles it instead of adding to it.
     """
     currency = common["currency"]
-    refunded = amount_cell(row, "Amount Refunded", currency, required=False) or 0
+    refunded = optional_amount_cell(row, "Amount Refunded", currency) or 0
     if not refunded:
         return None
     if refunded < 0 or refunded > amount:
@@ -162,10 +164,10 @@ def _stripe_refund(
 
 
 def _stripe_dispute(
-    row: dict, event_id: str, occurred_at: datetime, metadata: dict[str, Any], common: dict[str, Any]
+    row: Row, event_id: str, occurred_at: datetime, metadata: dict[str, Any], common: dict[str, Any]
 ) -> list[LedgerEntry]:
     """The disputed amount, and its return when the dispute was won; [] without a dispute."""
-    disputed = amount_cell(row, "Disputed Amount", common["currency"], required=False) or 0
+    disputed = optional_amount_cell(row, "Disputed Amount", common["currency"]) or 0
     if disputed <= 0:
         return []
     dispute_date = cell(row, "Dispute Date (UTC)")
@@ -195,7 +197,7 @@ def _stripe_dispute(
     return entries
 
 
-def _stripe_conversion(row: dict, amount: int, currency: str, column: str) -> tuple[int | None, Decimal | None]:
+def _stripe_conversion(row: Row, amount: int, currency: str, column: str) -> tuple[int | None, Decimal | None]:
     """Stripe's own conversion to USD, when the export carries one."""
     converted_currency = cell(row, "Converted Currency").upper()
     if currency == "USD" or converted_currency != "USD" or not cell(row, column):

@@ -8,6 +8,7 @@ import json
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -47,7 +48,7 @@ _COLUMNS = [
 _STAGE_TABLE = "revenue_events_import_stage"
 
 
-def event_payload(prepared: PreparedRow, event_pk: uuid.UUID) -> dict:
+def event_payload(prepared: PreparedRow, event_pk: uuid.UUID) -> dict[str, Any]:
     """Same shape as revenue.services announces for a recorded event."""
     entry = prepared.entry
     return {
@@ -77,7 +78,7 @@ def revenue_events_existing(*, event_ids: list[str]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _row_values(prepared: PreparedRow, pk: uuid.UUID, now: datetime) -> tuple:
+def _row_values(prepared: PreparedRow, pk: uuid.UUID, now: datetime) -> tuple[object, ...]:
     entry = prepared.entry
     return (
         pk,
@@ -171,7 +172,7 @@ class ImportReport:
     errors: list[tuple[int, str, str]] = field(default_factory=list)
     duplicates: list[PossibleDuplicate] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "rows": self.rows,
             "inserted": self.inserted,
