@@ -202,28 +202,6 @@ def _live_payments() -> QuerySet[RevenueEvent]:
     )
 
 
-def duplicate_neighbours(*, event: RevenueEvent) -> list[RevenueEvent]:
-    """Live payments of the same customer (email, case-insensitive, or customer id), amount and
-    currency within a day of `event`: what the duplicate detector judges it against."""
-    if event.kind != RevenueEvent.Kind.PAYMENT or not (event.customer_email or event.customer_id):
-        return []
-    same_customer = Q()
-    if event.customer_email:
-        same_customer |= Q(email_lower=event.customer_email.lower())
-    if event.customer_id:
-        same_customer |= Q(customer_id=event.customer_id)
-    return list(
-        _live_payments()
-        .filter(same_customer, amount_cents=event.amount_cents, currency=event.currency)
-        .filter(
-            occurred_at__gte=event.occurred_at - DUPLICATE_HORIZON,
-            occurred_at__lte=event.occurred_at + DUPLICATE_HORIZON,
-        )
-        .exclude(pk=event.pk)
-        .order_by("occurred_at", "pk")[:50]
-    )
-
-
 def duplicate_neighbourhoods(*, since: datetime, until: datetime) -> tuple[list[RevenueEvent], set[int]]:
     """Live payments in groups (same customer, amount, currency) that hold a payment recorded in
     [since, until) and at least one other payment, plus the ids of the recent ones.
