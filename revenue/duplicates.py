@@ -88,7 +88,7 @@ def duplicate_candidates(*, event_ids: list[str]) -> list[tuple[RevenueEvent, Re
         return []
     if connection.vendor != "postgresql":
         return _duplicate_candidates_portable(event_ids)
-    params = {"horizon": int(DUPLICATE_HORIZON.total_seconds()), "ids": list(event_ids)}
+    params: dict[str, int | list[str]] = {"horizon": int(DUPLICATE_HORIZON.total_seconds()), "ids": list(event_ids)}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")  # this transaction only
         cursor.execute(_CANDIDATES_SQL, params)
