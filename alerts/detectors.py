@@ -7,13 +7,13 @@ touches the database: the services fetch, the detectors judge.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from revenue.business_time import business_local, business_zone, day_bounds
+from revenue.duplicates import duplicate_fingerprint, is_possible_duplicate
 from revenue.models import RevenueEvent
 from revenue.money import format_money, minor_unit_exponent
 
@@ -362,32 +362,9 @@ def detect_anomaly(
 # --- Suspected duplicates ---------------------------------------------------------------------------
 
 
-def _same_customer(a: RevenueEvent, b: RevenueEvent) -> bool:
-    emails = a.customer_email and b.customer_email and a.customer_email.lower() == b.customer_email.lower()
-    return bool(emails or (a.customer_id and a.customer_id == b.customer_id))
-
-
-def is_duplicate_pair(a: RevenueEvent, b: RevenueEvent, *, window: timedelta) -> bool:
-    """Two live payments that look like the same money.
-
-    Same customer, amount and currency under different event ids, and either within `window` of
-    each other, or exactly one of them a manual entry on the same business day as the other.
-    """
-    if a.event_id == b.event_id or a.kind != RevenueEvent.Kind.PAYMENT or b.kind != RevenueEvent.Kind.PAYMENT:
-        return False
-    if (a.amount_cents, a.currency) != (b.amount_cents, b.currency) or not _same_customer(a, b):
-        return False
-    if abs(a.occurred_at - b.occurred_at) <= window:
-        return True
-    manual = RevenueEvent.Provider.MANUAL
-    zone = business_zone()
-    return (a.provider == manual) != (b.provider == manual) and (
-        business_local(a.occurred_at, zone).date() == business_local(b.occurred_at, zone).date()
-    )
-
-
 def duplicate_matches(*, event: RevenueEvent, neighbours: Sequence[RevenueEvent], window: timedelta) -> list:
-    return [other for other in neighbours if is_duplicate_pair(event, other, window=window)]
+    """The neighbours that `revenue.duplicates.is_possible_duplicate` pairs with `event`."""
+    return [other for other in neighbours if is_possible_duplicate(event, other, window=window)]
 
 
 def duplicate_clusters(
@@ -418,13 +395,12 @@ def duplicate_clusters(
 
 
 def detect_duplicate(*, event: RevenueEvent, candidates: Sequence[RevenueEvent], window: timedelta) -> Condition | None:
-    """Same customer and amount under different event ids: within minutes, or a manual entry
-    matching a provider payment on the same business day."""
+    """One alert for `event` and the payments the duplicate rule pairs it with (see
+    `revenue.duplicates`); the fingerprint is the rule's, so the CSV import's check names it alike."""
     if not candidates:
         return None
     group = sorted([event, *candidates], key=lambda e: (e.occurred_at, e.event_id))
     ids = sorted(e.event_id for e in group)
-    digest = hashlib.sha256("|".join(ids).encode()).hexdigest()[:24]
     manual = [e for e in group if e.provider == RevenueEvent.Provider.MANUAL]
     provider_side = [e for e in group if e.provider != RevenueEvent.Provider.MANUAL]
     money = format_money(event.amount_cents, event.currency)
@@ -447,7 +423,7 @@ def detect_duplicate(*, event: RevenueEvent, candidates: Sequence[RevenueEvent],
     return Condition(
         alert_type=ALERT_TYPE.DUPLICATE,
         severity=SEVERITY.WARNING,
-        fingerprint=f"duplicate:{digest}",
+        fingerprint=duplicate_fingerprint(ids),
         message=message,
         metadata={
             "event_ids": ids,

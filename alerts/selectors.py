@@ -15,13 +15,12 @@ from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet
 from django.db.models.functions import Abs, Lower, TruncDate
 
 from revenue.business_time import business_local, business_zone, day_bounds
+from revenue.duplicates import DUPLICATE_HORIZON
 from revenue.models import Entity, RevenueEvent
 
 from .models import AlertRule, RevenueAlert
 
 WEBHOOK_PROVIDERS = (RevenueEvent.Provider.STRIPE, RevenueEvent.Provider.GUMROAD)
-# Wider than any duplicate test: the duplicate window (minutes) and "the same business day" (up to 25 h).
-DUPLICATE_HORIZON = timedelta(hours=26)
 
 
 @dataclass(frozen=True)
@@ -200,28 +199,6 @@ def _live_payments() -> QuerySet[RevenueEvent]:
         RevenueEvent.objects.filter(kind=RevenueEvent.Kind.PAYMENT, reversed_by__isnull=True)
         .annotate(email_lower=Lower("customer_email"))
         .select_related("entity")
-    )
-
-
-def duplicate_neighbours(*, event: RevenueEvent) -> list[RevenueEvent]:
-    """Live payments of the same customer (email, case-insensitive, or customer id), amount and
-    currency within a day of `event`: what the duplicate detector judges it against."""
-    if event.kind != RevenueEvent.Kind.PAYMENT or not (event.customer_email or event.customer_id):
-        return []
-    same_customer = Q()
-    if event.customer_email:
-        same_customer |= Q(email_lower=event.customer_email.lower())
-    if event.customer_id:
-        same_customer |= Q(customer_id=event.customer_id)
-    return list(
-        _live_payments()
-        .filter(same_customer, amount_cents=event.amount_cents, currency=event.currency)
-        .filter(
-            occurred_at__gte=event.occurred_at - DUPLICATE_HORIZON,
-            occurred_at__lte=event.occurred_at + DUPLICATE_HORIZON,
-        )
-        .exclude(pk=event.pk)
-        .order_by("occurred_at", "pk")[:50]
     )
 
 

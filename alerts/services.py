@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from revenue.business_time import business_date_of, day_bounds
+from revenue.duplicates import duplicate_candidates, duplicate_window
 from revenue.models import Entity, RevenueEvent
 from revenue.outbox import outbox_publish
 
@@ -139,8 +140,8 @@ class EvaluationResult:
 
 
 def _duplicate_window() -> timedelta:
-    # capped at a day: the selectors look no further than selectors.DUPLICATE_HORIZON
-    return timedelta(minutes=min(settings.ALERTS_DUPLICATE_WINDOW_MINUTES, 24 * 60))
+    # capped at a day: the selectors look no further than revenue.duplicates.DUPLICATE_HORIZON
+    return duplicate_window()
 
 
 def _anomaly_policy() -> AnomalyPolicy:
@@ -313,7 +314,7 @@ def alerts_evaluate_event(*, event_id: str, now: datetime | None = None) -> Eval
             condition_raise(condition=condition, now=now, result=result, rule=rule)
     window = _duplicate_window()
     matches = detectors.duplicate_matches(
-        event=event, neighbours=selectors.duplicate_neighbours(event=event), window=window
+        event=event, neighbours=[other for _, other in duplicate_candidates(event_ids=[event.event_id])], window=window
     )
     condition = detectors.detect_duplicate(event=event, candidates=matches, window=window)
     if condition is not None:

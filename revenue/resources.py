@@ -2,7 +2,7 @@
 
 Import rows are mapped by the pure functions in `revenue.backfill` and written
 through `revenue_event_record`, one row at a time, inside import-export's
-transaction: the preview step is a real run that is rolled back, so what the
+transaction (public hooks only, see `LedgerImportResource`): the preview step is a real run that is rolled back, so what the
 preview shows is exactly what "Confirm import" will do, and nothing is written
 before it. Rows already in the ledger are reported as skipped. Large files go
 through `manage.py import_revenue_csv` (bulk writes) instead.
@@ -11,13 +11,13 @@ through `manage.py import_revenue_csv` (bulk writes) instead.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from import_export import fields, resources
 from import_export.formats import base_formats
 from import_export.instance_loaders import BaseInstanceLoader
-from import_export.results import RowResult
 
 from .audit import ledger_audit_record
 from .backfill import (
@@ -26,6 +26,8 @@ from .backfill import (
     FORMAT_STRIPE,
     GENERIC_COLUMNS,
     MAPPERS,
+    PossibleDuplicate,
+    PreparedRow,
     RowError,
     RowPreparer,
     check_columns,
@@ -82,8 +84,34 @@ PREVIEW_HEADERS = [
 ]
 
 
+@dataclass
+class LedgerRow:
+    """What one CSV row becomes: the import-export "instance" of a ledger import."""
+
+    row_values: dict = field(default_factory=dict)
+    skip_note: str = ""
+    prepared: list[PreparedRow] = field(default_factory=list)
+    new: list[PreparedRow] = field(default_factory=list)
+    created: list[RevenueEvent] = field(default_factory=list)
+    duplicates: list[PossibleDuplicate] = field(default_factory=list)
+
+    @property
+    def pk(self) -> str | None:
+        """The first ledger row written, as import-export reports the row's object id."""
+        return str(self.created[0].pk) if self.created else None
+
+    def __str__(self) -> str:
+        return self.created[0].event_id if self.created else ""
+
+
 class LedgerImportResource(resources.Resource):
-    """Base for the three CSV formats. Subclasses set `format_name` and `display_name`."""
+    """Base for the three CSV formats. Subclasses set `format_name` and `display_name`.
+
+    Uses import-export's public hooks only: `init_instance` gives a `LedgerRow`,
+    `import_instance` maps and prepares it (a bad cell is a row error), `skip_row` skips
+    what books nothing, `do_instance_save` writes through `revenue_event_record`, and
+    `after_import_row` fills the preview's cells.
+    """
 
     format_name = FORMAT_GENERIC
     display_name = "Generic ledger CSV"
@@ -92,7 +120,9 @@ class LedgerImportResource(resources.Resource):
         use_transactions = True
         report_skipped = True
         skip_diff = True
-        instance_loader_class = BaseInstanceLoader  # rows are looked up by event_id in import_row
+        force_init_instance = True  # every row is a new LedgerRow; existing event ids are skipped
+        store_instance = True  # after_import_row reads the LedgerRow from the row result
+        instance_loader_class = BaseInstanceLoader
 
     def __init__(self, *, entity: Entity | None = None, **kwargs):
         super().__init__()
@@ -116,64 +146,76 @@ class LedgerImportResource(resources.Resource):
     def before_import(self, dataset, **kwargs):
         check_columns(dataset.headers or [], self.format_name)
 
-    def _check_import_id_fields(self, headers):
-        """Columns are checked per format in before_import."""
+    def init_instance(self, row=None):
+        return LedgerRow(row_values=dict(row or {}))
 
-    def import_row(self, row, instance_loader, **kwargs):
-        row_result = RowResult()
-        file_name = kwargs.get("file_name") or ""
+    def import_instance(self, instance: LedgerRow, row, **kwargs):
+        """Map and prepare the row; a bad cell or unknown entity is a ValidationError naming the column."""
         try:
-            mapped = self.mapper(dict(row), file_name=file_name)
+            mapped = self.mapper(dict(row), file_name=kwargs.get("file_name") or "")
             if mapped.skip_reason:
-                row_result.import_type = RowResult.IMPORT_TYPE_SKIP
-                row_result.diff = self._cells(row_values=row, note=f"Skipped: {mapped.skip_reason}")
-                return row_result
-            prepared = [
-                row
-                for row in (self.preparer.prepare(e, entity_column=mapped.entity_column) for e in mapped.entries)
-                if row is not None
-            ]
-            existing = set(
-                RevenueEvent.objects.filter(event_id__in=[p.entry.event_id for p in prepared]).values_list(
-                    "event_id", flat=True
+                instance.skip_note = f"Skipped: {mapped.skip_reason}"
+                return
+            instance.prepared = [
+                prepared
+                for prepared in (
+                    self.preparer.prepare(entry, entity_column=mapped.entity_column) for entry in mapped.entries
                 )
+                if prepared is not None
+            ]
+        except RowError as exc:
+            raise ValidationError({exc.column: [exc.message]}) from None
+        except ApplicationError as exc:
+            raise ValidationError({NON_FIELD_ERRORS: [str(exc)]}) from None
+        existing = set(
+            RevenueEvent.objects.filter(event_id__in=[p.entry.event_id for p in instance.prepared]).values_list(
+                "event_id", flat=True
             )
-            new = [p for p in prepared if p.entry.event_id not in existing]
-            if not new:
-                row_result.import_type = RowResult.IMPORT_TYPE_SKIP
-                self.skipped_count += 1
-                row_result.diff = self._cells(prepared[0], note="Skipped: already in the ledger")
-                return row_result
+        )
+        instance.new = [p for p in instance.prepared if p.entry.event_id not in existing]
+        if not instance.new:
+            self.skipped_count += 1
+            instance.skip_note = "Skipped: already in the ledger"
+
+    def skip_row(self, instance: LedgerRow, original, row, import_validation_errors=None) -> bool:
+        return not import_validation_errors and bool(instance.skip_note)
+
+    def do_instance_save(self, instance: LedgerRow, is_create: bool) -> None:
+        """Book the new parts and check them for possible duplicates, all or nothing for the row."""
+        try:
             with transaction.atomic():
-                created = []
-                for item in new:
+                for item in instance.new:
                     result = revenue_event_record(entry=self.preparer.entry_for_service(item), entity=item.entity)
                     if result.created:
-                        created.append(result.event)
-                duplicates = possible_duplicates_find(event_ids=[event.event_id for event in created])
-                possible_duplicates_report(duplicates)
-        except RowError as exc:
-            row_result.import_type = RowResult.IMPORT_TYPE_INVALID
-            row_result.validation_error = ValidationError({exc.column: [exc.message]})
-            return row_result
+                        instance.created.append(result.event)
+                instance.duplicates = possible_duplicates_find(event_ids=[e.event_id for e in instance.created])
+                possible_duplicates_report(instance.duplicates)
         except (ApplicationError, IntegrityError) as exc:
-            row_result.import_type = RowResult.IMPORT_TYPE_INVALID
-            row_result.validation_error = ValidationError({NON_FIELD_ERRORS: [str(exc)]})
-            return row_result
-        self.inserted_count += len(created)
-        self.duplicate_count += len(duplicates)
+            instance.created = []
+            raise ValidationError({NON_FIELD_ERRORS: [str(exc)]}) from None
+        self.inserted_count += len(instance.created)
+        self.duplicate_count += len(instance.duplicates)
+
+    def after_import_row(self, row, row_result, **kwargs):
+        """The preview's cells for the row (import-export's own diff is off: these are not model fields)."""
+        instance = row_result.instance
+        if instance is None:
+            return
+        if instance.skip_note:
+            first = instance.prepared[0] if instance.prepared else None
+            row_result.diff = self._cells(first, row_values=instance.row_values, note=instance.skip_note)
+            return
+        prepared = instance.prepared
         notes = []
         if len(prepared) > 1:
             extra = [f"{p.entry.kind} {format_money(p.entry.amount_cents, p.entry.currency)}" for p in prepared[1:]]
             notes.append("also " + ", ".join(extra))
-        if len(new) < len(prepared):
-            notes.append(f"{len(prepared) - len(new)} part(s) already in the ledger")
-        for duplicate in duplicates:
+        if len(instance.new) < len(prepared):
+            notes.append(f"{len(prepared) - len(instance.new)} part(s) already in the ledger")
+        for duplicate in instance.duplicates:
             notes.append(f"POSSIBLE DUPLICATE of {duplicate.other_event_id}: a duplicate alert is raised for review")
-        row_result.import_type = RowResult.IMPORT_TYPE_NEW
-        row_result.object_id = str(created[0].pk) if created else None
+        row_result.object_id = instance.pk
         row_result.diff = self._cells(prepared[0], note="; ".join(["New", *notes]))
-        return row_result
 
     def _cells(self, prepared=None, *, row_values=None, note: str) -> list[str]:
         if prepared is None:

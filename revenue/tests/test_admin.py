@@ -9,6 +9,7 @@ from django.urls import reverse
 from alerts.models import RevenueAlert
 from alerts.services import alert_raise
 from revenue.business_time import business_today, day_start
+from revenue.duplicates import duplicate_fingerprint
 from revenue.models import Entity, LedgerAuditEntry, RevenueEvent
 from revenue.services import ManualEntryData, manual_entry_create, revenue_event_record
 
@@ -253,7 +254,7 @@ def test_import_preview_then_confirm_with_good_bad_and_duplicate_rows(staff_clie
     assert not RevenueEvent.objects.filter(event_id="manual:csv-bad-amount").exists()
     assert RevenueEvent.objects.get(event_id="manual:csv-good-2").amount_display == "5,000 JPY"
     dup = RevenueAlert.objects.get(alert_type="duplicate")
-    assert dup.fingerprint == "duplicate:gumroad:csv-dup-of-manual|manual:aplus-enterprise:PO-BIG"
+    assert dup.fingerprint == duplicate_fingerprint(["gumroad:csv-dup-of-manual", "manual:aplus-enterprise:PO-BIG"])
     audit = LedgerAuditEntry.objects.get(action="import")
     assert audit.actor == staff_user and audit.metadata["inserted"] == 3 and audit.metadata["errors"] == 1
     messages = [str(m) for m in confirm.wsgi_request._messages]

@@ -15,6 +15,7 @@ from revenue.backfill import (
     map_gumroad_row,
     map_stripe_row,
 )
+from revenue.duplicates import duplicate_fingerprint
 from revenue.models import LedgerAuditEntry, OutboxMessage, RevenueEvent
 from revenue.resources import LedgerExportResource, SafeCSV, escape_formula
 from revenue.services import ManualEntryData, manual_entry_create
@@ -184,7 +185,7 @@ def test_possible_duplicate_from_another_source_raises_one_alert_per_pair(entiti
     )
     call_command("import_revenue_csv", str(DATA / "generic_sample.csv"), "--no-progress")
     alert = RevenueAlert.objects.get(alert_type="duplicate")
-    assert alert.fingerprint == "duplicate:manual:aplus-enterprise:PO-77120|manual:wire-2026-0601"
+    assert alert.fingerprint == duplicate_fingerprint(["manual:aplus-enterprise:PO-77120", "manual:wire-2026-0601"])
     assert alert.status == "open" and alert.entity == entities["aplus-enterprise"]
     assert set(alert.metadata["sources"]) == {"manual:form", "csv:generic"}
     # Both rows are kept for review; importing again raises nothing new.

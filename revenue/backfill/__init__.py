@@ -1,0 +1,79 @@
+"""CSV backfill: provider exports and the generic ledger CSV mapped into ledger entries.
+
+* `parse`: reading files and cells; bad input raises `RowError` naming the column;
+* `generic`, `stripe`, `gumroad`: pure mapping functions, one per format, over a row
+  dict -> `MappedRow` (zero or more `LedgerEntry`, or a reason to skip);
+* `prepare`: `RowPreparer`, entity resolution and reporting-currency conversion,
+  cached per file so 100k rows do not cost 100k lookups;
+* `write`: `revenue_events_bulk_insert` (`INSERT ... ON CONFLICT (event_id) DO NOTHING
+  RETURNING` plus outbox rows for exactly the rows inserted) and `import_batch`;
+* `duplicates`: possible duplicates among new rows (the rule is `revenue.duplicates`),
+  handed to the registered reporters.
+"""
+
+from collections.abc import Callable
+
+from .duplicates import (
+    PossibleDuplicate,
+    duplicate_reporter_register,
+    possible_duplicates_find,
+    possible_duplicates_report,
+)
+from .generic import map_generic_row
+from .gumroad import map_gumroad_row
+from .parse import (
+    BATCH_SIZE,
+    FORMAT_GENERIC,
+    FORMAT_GUMROAD,
+    FORMAT_STRIPE,
+    FORMATS,
+    GENERIC_COLUMNS,
+    FileFormatError,
+    MappedRow,
+    RowError,
+    check_columns,
+    count_csv_rows,
+    csv_headers,
+    iter_csv_rows,
+    parse_occurred_at,
+)
+from .prepare import PreparedRow, RowPreparer
+from .stripe import map_stripe_row
+from .write import ImportReport, import_batch, revenue_events_bulk_insert, revenue_events_existing
+
+MAPPERS: dict[str, Callable[..., MappedRow]] = {
+    FORMAT_GENERIC: map_generic_row,
+    FORMAT_STRIPE: map_stripe_row,
+    FORMAT_GUMROAD: map_gumroad_row,
+}
+
+__all__ = [
+    "BATCH_SIZE",
+    "FORMATS",
+    "FORMAT_GENERIC",
+    "FORMAT_GUMROAD",
+    "FORMAT_STRIPE",
+    "GENERIC_COLUMNS",
+    "MAPPERS",
+    "FileFormatError",
+    "ImportReport",
+    "MappedRow",
+    "PossibleDuplicate",
+    "PreparedRow",
+    "RowError",
+    "RowPreparer",
+    "check_columns",
+    "count_csv_rows",
+    "csv_headers",
+    "duplicate_reporter_register",
+    "import_batch",
+    "iter_csv_rows",
+    "map_generic_row",
+    "map_gumroad_row",
+    "map_stripe_row",
+    "parse_occurred_at",
+    "possible_duplicates_find",
+    "possible_duplicates_report",
+    "revenue_events_bulk_insert",
+    "revenue_events_existing",
+]
