@@ -164,19 +164,8 @@ def _sale_time(payload: Ping, received_at: datetime) -> datetime:
         raise MappingError(f"sale_timestamp {shown!r} is outside the range of dates in UTC") from None
 
 
-def map_ping(payload: Ping, *, received_at: datetime) -> Mapped:
-    """One ping -> facts. `received_at` dates refunds and disputes (their pings carry no time of their own)."""
-    if flag(payload.get("test")):
-        return Mapped(facts=[], handled=False, note="test ping: acknowledged, never counted")
-    resource = resource_of(payload)
-    if resource in ("cancellation", "subscription_ended", "subscription_restarted", "subscription_updated"):
-        return Mapped(facts=[], note=f"{resource}: stored, no money moves")
-    sale_id = str(payload.get("sale_id") or "").strip()
-    if not sale_id:
-        raise MappingError(f"a {resource} ping without sale_id")
-    sale_key = f"gumroad:sale:{sale_id}"
-    amount = sale_amount_cents(payload)
-    common = SaleFields(
+def _sale_fields(payload: Ping, sale_id: str) -> SaleFields:
+    return SaleFields(
         provider=PROVIDER,
         currency=CURRENCY,
         customer_email=str(payload.get("email") or "").strip() or None,
@@ -184,13 +173,19 @@ def map_ping(payload: Ping, *, received_at: datetime) -> Mapped:
         source_id=sale_id,
         product_id=str(payload.get("product_id") or payload.get("product_permalink") or ""),
     )
-    # url_params is the query string the BUYER put on the product page: it never picks the entity
-    # (the product mapping does); it is kept and compared, and a conflict raises an alert.
+
+
+def _buyer_entity_hint(payload: Ping) -> str:
+    """url_params is the query string the BUYER put on the product page: it never picks the entity
+    (the product mapping does); it is kept and compared, and a conflict raises an alert."""
     url_params = payload.get("url_params")
     if not isinstance(url_params, dict):
-        url_params = {}
-    buyer_hint = str(url_params.get("entity") or "")[:200]
-    metadata = {
+        return ""
+    return str(url_params.get("entity") or "")[:200]
+
+
+def _sale_metadata(payload: Ping, sale_id: str, resource: str, buyer_hint: str) -> dict[str, object]:
+    metadata: dict[str, object] = {
         "sale_id": sale_id,
         "order_number": str(payload.get("order_number") or ""),
         "product_name": str(payload.get("product_name") or ""),
@@ -201,8 +196,25 @@ def map_ping(payload: Ping, *, received_at: datetime) -> Mapped:
     }
     if buyer_hint:
         metadata["buyer_entity_hint"] = buyer_hint
+    return metadata
+
+
+def map_ping(payload: Ping, *, received_at: datetime) -> Mapped:
+    """One ping -> facts. `received_at` dates refunds and disputes (their pings carry no time of their own)."""
+    if flag(payload.get("test")):
+        return Mapped(facts=[], handled=False, note="test ping: acknowledged, never counted")
+    resource = resource_of(payload)
+    if resource in ("cancellation", "subscription_ended", "subscription_restarted", "subscription_updated"):
+        return Mapped(facts=[], note=f"{resource}: stored, no money moves")
+    sale_id = str(payload.get("sale_id") or "").strip()
+    if not sale_id:
+        raise MappingError(f"a {resource} ping without sale_id")
+    amount = sale_amount_cents(payload)
+    common = _sale_fields(payload, sale_id)
+    buyer_hint = _buyer_entity_hint(payload)
+    metadata = _sale_metadata(payload, sale_id, resource, buyer_hint)
     sale = LedgerEntry(
-        event_id=sale_key,
+        event_id=f"gumroad:sale:{sale_id}",
         event_type="sale",
         kind="payment",
         amount_cents=amount,
@@ -212,22 +224,24 @@ def map_ping(payload: Ping, *, received_at: datetime) -> Mapped:
         buyer_entity_hint=buyer_hint,
         **common,
     )
-    facts: list[Fact] = []
+
+    def debit(kind: str) -> Record:
+        return Record(_debit(sale, kind, kind, amount, received_at, metadata, common), True)
+
     if resource == "sale":
-        facts.append(Record(sale))
+        facts: list[Fact] = [Record(sale)]
         if flag(payload.get("refunded")):
-            facts.append(Record(_debit(sale, "refund", "refund", amount, received_at, metadata, common), True))
+            facts.append(debit("refund"))
         if flag(payload.get("disputed")):
-            facts.append(Record(_debit(sale, "dispute", "dispute", amount, received_at, metadata, common), True))
+            facts.append(debit("dispute"))
         return Mapped(facts=facts)
     if resource == "refund":
         if not flag(payload.get("refunded")):
             raise MappingError("a refund ping without refunded=true: a partial refund of unknown amount")
-        return Mapped(facts=[Record(_debit(sale, "refund", "refund", amount, received_at, metadata, common), True)])
+        return Mapped(facts=[debit("refund")])
     if resource == "dispute":
-        return Mapped(facts=[Record(_debit(sale, "dispute", "dispute", amount, received_at, metadata, common), True)])
+        return Mapped(facts=[debit("dispute")])
     if resource == "dispute_won":
-        dispute = _debit(sale, "dispute", "dispute", amount, received_at, metadata, common)
         won = LedgerEntry(
             event_id=f"gumroad:dispute_won:{sale_id}",
             event_type="dispute_won",
@@ -235,11 +249,11 @@ def map_ping(payload: Ping, *, received_at: datetime) -> Mapped:
             amount_cents=amount,
             occurred_at=received_at,
             metadata=metadata,
-            parent_event_id=sale_key,
+            parent_event_id=sale.event_id,
             description=f"Gumroad dispute won on sale {sale_id}",
             **common,
         )
-        return Mapped(facts=[Record(dispute, True), Record(won, True)])
+        return Mapped(facts=[debit("dispute"), Record(won, True)])
     return Mapped(facts=[], handled=False, note=f"resource {resource} is not booked")
 
 

@@ -409,6 +409,41 @@ def charge_refunded_facts(charge: Json, ctx: Context) -> list[Fact]:
 # ---------------------------------------------------------------- disputes
 
 
+def _dispute_reinstated_facts(
+    ctx: Context,
+    *,
+    dispute_id: str,
+    status: str,
+    amount: int,
+    reinstatement: Json | None,
+    metadata: dict[str, object],
+    common: dict[str, str],
+) -> list[Fact]:
+    """The disputed amount given back (reinstated or won), dated by the reinstating balance transaction."""
+    reinstated = (
+        ctx.event_type == "charge.dispute.funds_reinstated"
+        or status == "won"
+        or (reinstatement is not None and reinstatement.get("reporting_category") == "dispute_reversal")
+    )
+    if not reinstated:
+        return []
+    occurred = from_epoch(reinstatement["created"]) if reinstatement and reinstatement.get("created") else None
+    return [
+        Record(
+            LedgerEntry(
+                event_id=f"stripe:{dispute_id}:reinstated",
+                kind="dispute_reversal",
+                amount_cents=amount,
+                occurred_at=occurred or ctx.event_created,
+                metadata={**metadata, "status": status, "delivery_event_id": ctx.event_id},
+                description=f"Dispute {dispute_id} funds reinstated",
+                **common,
+                **_usd_from_balance_transaction(reinstatement, +1),
+            )
+        )
+    ]
+
+
 def dispute_facts(dispute: Json, ctx: Context) -> list[Fact]:
     """Debit once funds are (or will be) withdrawn; give back once reinstated or won.
 
@@ -455,27 +490,15 @@ def dispute_facts(dispute: Json, ctx: Context) -> list[Fact]:
     ]
     for bt in bts:
         facts += _fee_facts(bt, ctx, parent_event_id=parent, hint=hint, extra={"dispute": dispute_id})
-    reinstated = (
-        ctx.event_type == "charge.dispute.funds_reinstated"
-        or status == "won"
-        or (reinstatement is not None and reinstatement.get("reporting_category") == "dispute_reversal")
+    facts += _dispute_reinstated_facts(
+        ctx,
+        dispute_id=dispute_id,
+        status=status,
+        amount=amount,
+        reinstatement=reinstatement,
+        metadata=metadata,
+        common=common,
     )
-    if reinstated:
-        occurred = from_epoch(reinstatement["created"]) if reinstatement and reinstatement.get("created") else None
-        facts.append(
-            Record(
-                LedgerEntry(
-                    event_id=f"stripe:{dispute_id}:reinstated",
-                    kind="dispute_reversal",
-                    amount_cents=amount,
-                    occurred_at=occurred or ctx.event_created,
-                    metadata={**metadata, "status": status, "delivery_event_id": ctx.event_id},
-                    description=f"Dispute {dispute_id} funds reinstated",
-                    **common,
-                    **_usd_from_balance_transaction(reinstatement, +1),
-                )
-            )
-        )
     return facts
 
 
