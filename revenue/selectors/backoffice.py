@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.db.models import Count, Sum
 
@@ -11,7 +12,8 @@ from ..models import RevenueEvent
 from ..money import format_money
 
 
-def revenue_by_entity_and_currency(*, day: date | None = None) -> list[dict]:
+# Plain dicts, not a TypedDict: the back office template tag adds a "url" key to each row.
+def revenue_by_entity_and_currency(*, day: date | None = None) -> list[dict[str, Any]]:
     """Net ledger total per entity and currency for one business day (GROUP BY in the database).
 
     Never summed across currencies.

@@ -10,9 +10,11 @@ lands on its Central day, not on the next UTC day.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
@@ -173,7 +175,7 @@ def kpi_cards(*, now: datetime, entities: list[Entity], entity: Entity | None = 
     The total card adds up those aggregates per currency, never across currencies.
     """
     windows = kpi_windows(now)
-    aggregates = {}
+    aggregates: dict[str, Sum] = {}
     for window in windows:
         for which in ("current", "previous"):
             span: Span = getattr(window, which)
@@ -185,7 +187,8 @@ def kpi_cards(*, now: datetime, entities: list[Entity], entity: Entity | None = 
     queryset = RevenueEvent.objects.filter(occurred_at__gte=earliest, occurred_at__lt=latest)
     if entity is not None:
         queryset = queryset.filter(entity=entity)
-    rows = list(queryset.values("entity_id", "currency").annotate(**aggregates).order_by())
+    # The per-window keys are built at run time, so the row type cannot list them.
+    rows: list[Mapping[str, Any]] = list(queryset.values("entity_id", "currency").annotate(**aggregates).order_by())
 
     # (scope, period, currency) -> [current, previous]; scope None is the total.
     sums: dict[tuple[int | None, str, str], list[int]] = defaultdict(lambda: [0, 0])

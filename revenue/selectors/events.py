@@ -43,7 +43,7 @@ def revenue_events_list(
 
 
 def revenue_events_after(
-    queryset: QuerySet[RevenueEvent], *, occurred_at: datetime, event_pk
+    queryset: QuerySet[RevenueEvent], *, occurred_at: datetime, event_pk: object
 ) -> QuerySet[RevenueEvent]:
     """Keyset continuation: rows strictly after (occurred_at, id) in (occurred_at, id) order.
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -12,7 +15,7 @@ from ..models import RevenueDailyRollup, RevenueEvent
 _UTC = ZoneInfo("UTC")
 
 
-def revenue_daily_rollup_expected() -> QuerySet:
+def revenue_daily_rollup_expected() -> QuerySet[RevenueEvent, Mapping[str, Any]]:
     """What revenue_daily_rollup should hold, computed from the ledger (one GROUP BY)."""
     return (
         RevenueEvent.objects.order_by()
@@ -26,7 +29,11 @@ def revenue_daily_rollup_expected() -> QuerySet:
     )
 
 
-def revenue_daily_rollup_drift() -> list[tuple]:
+# (UTC day, entity id, provider, currency, kind)
+RollupKey = tuple[date, int, str, str, str]
+
+
+def revenue_daily_rollup_drift() -> list[RollupKey]:
     """Keys (UTC day, entity id, provider, currency, kind) where the rollup differs from the ledger.
 
     Empty unless the triggers were bypassed (a restore or replica with triggers disabled).

@@ -14,13 +14,15 @@ Amount buckets, for every report:
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import reduce
+from typing import Any, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Aggregate, Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -28,10 +30,35 @@ from ..business_time import business_zone, day_start, month_start, week_start
 from ..models import Entity, RevenueDailyRollup, RevenueEvent
 
 DEBIT_REFUND_KINDS = (RevenueEvent.Kind.REFUND, RevenueEvent.Kind.DISPUTE)
-AMOUNT_FIELDS = ("gross_cents", "refunds_cents", "other_debits_cents", "net_cents", "count")
+AmountField = Literal["gross_cents", "refunds_cents", "other_debits_cents", "net_cents", "count"]
+AMOUNT_FIELDS: tuple[AmountField, ...] = ("gross_cents", "refunds_cents", "other_debits_cents", "net_cents", "count")
 
 
-def _amount_aggregates(condition: Q | None = None, prefix: str = "") -> dict:
+class Amounts(TypedDict):
+    """The amount buckets of one report row (see the module docstring)."""
+
+    gross_cents: int
+    refunds_cents: int
+    other_debits_cents: int
+    net_cents: int
+    count: int
+
+
+class TotalsRow(Amounts):
+    entity: str  # entity slug
+    provider: str
+    currency: str
+
+
+class CurrencyTotalsRow(Amounts):
+    currency: str
+
+
+def _zero_amounts() -> Amounts:
+    return Amounts(gross_cents=0, refunds_cents=0, other_debits_cents=0, net_cents=0, count=0)
+
+
+def _amount_aggregates(condition: Q | None = None, prefix: str = "") -> dict[str, Aggregate | Coalesce]:
     """gross / refunds / other debits / net / count, optionally restricted to `condition`."""
 
     def where(extra: Q | None) -> Q | None:
@@ -39,7 +66,7 @@ def _amount_aggregates(condition: Q | None = None, prefix: str = "") -> dict:
             return extra
         return condition if extra is None else condition & extra
 
-    def total(extra: Q | None):
+    def total(extra: Q | None) -> Coalesce:
         return Coalesce(Sum("amount_cents", filter=where(extra)), 0)
 
     refunds = Q(amount_cents__lt=0, kind__in=DEBIT_REFUND_KINDS)
@@ -70,8 +97,8 @@ class Totals:
     as_of: datetime
     business_date: date
     periods: list[TotalsPeriod]
-    rows: dict[str, list[dict]]  # period name -> rows per (entity, provider, currency)
-    by_currency: dict[str, list[dict]]  # period name -> rows per currency
+    rows: dict[str, list[TotalsRow]]  # period name -> rows per (entity, provider, currency)
+    by_currency: dict[str, list[CurrencyTotalsRow]]  # period name -> rows per currency
 
 
 def revenue_totals_periods(*, as_of: datetime) -> list[TotalsPeriod]:
@@ -183,30 +210,28 @@ def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = Non
     covers = {
         period.name: {i for i, start in enumerate(segment_starts) if start >= period.start_at} for period in periods
     }
-    sums: dict[str, dict[tuple, dict]] = {period.name: {} for period in periods}
+    sums: dict[str, dict[tuple[str, str, str], Amounts]] = {period.name: {} for period in periods}
     for group in grouped:
         key = (group["g_entity"], group["g_provider"], group["g_currency"])
-        debit_bucket = "refunds_cents" if group["g_kind"] in DEBIT_REFUND_KINDS else "other_debits_cents"
+        debit_bucket: AmountField = "refunds_cents" if group["g_kind"] in DEBIT_REFUND_KINDS else "other_debits_cents"
         for period in periods:
             if group["g_segment"] not in covers[period.name]:
                 continue
-            row = sums[period.name].setdefault(key, dict.fromkeys(AMOUNT_FIELDS, 0))
+            row = sums[period.name].setdefault(key, _zero_amounts())
             row["gross_cents"] += group["credit"] or 0
             row[debit_bucket] += group["debit"] or 0
             row["net_cents"] += (group["credit"] or 0) + (group["debit"] or 0)
             row["count"] += group["rows"]
-    rows: dict[str, list[dict]] = {}
-    by_currency: dict[str, list[dict]] = {}
+    rows: dict[str, list[TotalsRow]] = {}
+    by_currency: dict[str, list[CurrencyTotalsRow]] = {}
     for period in periods:
         rows[period.name] = [
             {"entity": slug, "provider": provider, "currency": currency, **values}
             for (slug, provider, currency), values in sorted(sums[period.name].items())
         ]
-        currency_rows: dict[str, dict] = {}
+        currency_rows: dict[str, CurrencyTotalsRow] = {}
         for row in rows[period.name]:  # rows of ONE currency are added: never across currencies
-            total = currency_rows.setdefault(
-                row["currency"], {"currency": row["currency"], **dict.fromkeys(AMOUNT_FIELDS, 0)}
-            )
+            total = currency_rows.setdefault(row["currency"], {"currency": row["currency"], **_zero_amounts()})
             for field in AMOUNT_FIELDS:
                 total[field] += row[field]
         by_currency[period.name] = sorted(currency_rows.values(), key=lambda r: r["currency"])
@@ -219,7 +244,9 @@ def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = Non
     )
 
 
-def _grouped(queryset: QuerySet, segment: Case, **sums) -> QuerySet:
+def _grouped(
+    queryset: QuerySet[RevenueEvent] | QuerySet[RevenueDailyRollup], segment: Case, **sums: Aggregate
+) -> QuerySet[Any, Mapping[str, Any]]:
     """(entity slug, provider, currency, kind, segment) groups with `sums`; the same columns for
     the ledger and the rollup, so the two can be UNION ALL-ed."""
     return (

@@ -7,9 +7,11 @@ integer minor units per currency; buckets are business periods (DST-correct).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
@@ -85,7 +87,7 @@ def revenue_trends(
         .annotate(**_amount_aggregates())
         .order_by("currency", "bucket")
     )
-    found: dict[str, dict[date, dict]] = defaultdict(dict)
+    found: dict[str, dict[date, Mapping[str, Any]]] = defaultdict(dict)
     for group in grouped:
         found[group["currency"]][group["bucket"].date()] = group
     today = today or timezone.now().astimezone(business_zone()).date()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -50,7 +51,7 @@ def _matches(entity: Entity, hint: str) -> bool:
     return any(wanted == str(name).strip().casefold() for name in names)
 
 
-_SOURCE_WORDS = {
+_SOURCE_WORDS: dict[str, str] = {
     RevenueEvent.EntitySource.CONNECT_ACCOUNT: "Stripe Connect account mapping",
     RevenueEvent.EntitySource.PRODUCT: "product mapping",
     RevenueEvent.EntitySource.METADATA: "entity hint",
@@ -128,7 +129,7 @@ def _usd_conversion(entry: LedgerEntry, currency: str) -> tuple[int | None, Deci
     return usd, rate.usd_per_unit, RevenueEvent.FxSource.RATE_TABLE
 
 
-def _event_payload(event: RevenueEvent) -> dict:
+def _event_payload(event: RevenueEvent) -> dict[str, str | int | None]:
     return {
         "id": str(event.id),
         "event_id": event.event_id,
@@ -291,7 +292,7 @@ def revenue_event_reverse(
     occurred_at: datetime | None = None,
     event_id: str = "",
     event_type: str = "reversal",
-    metadata: dict | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> RevenueEvent:
     """Append the row that cancels `event`. A row can be reversed once; a reversal cannot be reversed."""
     if event.kind == RevenueEvent.Kind.REVERSAL:
@@ -322,7 +323,7 @@ def revenue_event_reverse(
     return result.event
 
 
-_PAYOUT_STATUS_RANK = {
+_PAYOUT_STATUS_RANK: dict[str, int] = {
     Payout.Status.PENDING: 0,
     Payout.Status.IN_TRANSIT: 1,
     Payout.Status.PAID: 2,
@@ -342,7 +343,7 @@ def payout_upsert(
     status: str,
     arrival_on: date | None = None,
     statement_descriptor: str = "",
-    metadata: dict | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> tuple[Payout, bool]:
     """Create or update the expected bank deposit for a provider payout. Returns (payout, created).
 
@@ -401,4 +402,5 @@ def revenue_daily_rollup_rebuild() -> int:
             cursor.execute(f"LOCK TABLE {RevenueEvent._meta.db_table} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (model table names)
         cursor.execute(f"INSERT INTO {table} ({columns}) {select}", params)
-        return cursor.rowcount
+        inserted: int = cursor.rowcount
+        return inserted

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from ..audit import event_snapshot, ledger_audit_record
 from ..business_time import business_local, business_today, business_zone
@@ -20,6 +22,13 @@ from ..errors import ApplicationError, Conflict
 from ..models import Entity, LedgerAuditEntry, RevenueEvent
 from ..money import CurrencyError, format_money, normalize_currency
 from .ledger import revenue_event_lock, revenue_event_record, revenue_event_reverse
+
+if TYPE_CHECKING:  # auth models import at type-check time only: no app-loading order change
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+    # Who acts: request.user in the admin, or None (a script).
+    Actor = AbstractBaseUser | AnonymousUser | None
 
 MANUAL_EVENT_TYPE = "offline_payment"
 MANUAL_SOURCE = "manual:form"
@@ -52,7 +61,7 @@ def received_on_to_instant(received_on: date) -> datetime:
     return datetime.combine(received_on, RECEIVED_AT_LOCAL_TIME, tzinfo=business_zone()).astimezone(UTC)
 
 
-def active_manual_entries(*, entity: Entity, reference: str):
+def active_manual_entries(*, entity: Entity, reference: str) -> QuerySet[RevenueEvent]:
     """Manual payments with this PO / contract number that have not been reversed."""
     return RevenueEvent.objects.filter(
         entity=entity,
@@ -77,7 +86,7 @@ def _validate(data: ManualEntryData) -> str:
     return currency
 
 
-def _record(*, data: ManualEntryData, actor, extra_metadata: dict | None = None) -> RevenueEvent:
+def _record(*, data: ManualEntryData, actor: Actor, extra_metadata: dict[str, Any] | None = None) -> RevenueEvent:
     currency = _validate(data)
     reference = data.reference.strip()
     # Serialise manual entries per entity so the PO-uniqueness check cannot race.
@@ -131,7 +140,7 @@ def _record(*, data: ManualEntryData, actor, extra_metadata: dict | None = None)
 
 
 @transaction.atomic
-def manual_entry_create(*, data: ManualEntryData, actor=None) -> RevenueEvent:
+def manual_entry_create(*, data: ManualEntryData, actor: Actor = None) -> RevenueEvent:
     """Record an offline payment (contract, purchase order) as a provider `manual` ledger row."""
     event = _record(data=data, actor=actor)
     ledger_audit_record(
@@ -145,7 +154,7 @@ def manual_entry_create(*, data: ManualEntryData, actor=None) -> RevenueEvent:
 
 
 @transaction.atomic
-def revenue_event_reverse_by_user(*, event: RevenueEvent, reason: str, actor=None) -> RevenueEvent:
+def revenue_event_reverse_by_user(*, event: RevenueEvent, reason: str, actor: Actor = None) -> RevenueEvent:
     """A person reverses a ledger row: the reversing row and its audit entry, in one transaction.
 
     The audited, person-initiated form of the system primitive `revenue_event_reverse`
@@ -173,7 +182,7 @@ def revenue_event_reverse_by_user(*, event: RevenueEvent, reason: str, actor=Non
 
 
 @transaction.atomic
-def manual_entry_correct(*, event: RevenueEvent, data: ManualEntryData, reason: str, actor=None) -> Correction:
+def manual_entry_correct(*, event: RevenueEvent, data: ManualEntryData, reason: str, actor: Actor = None) -> Correction:
     """Correct a manual entry in one step: reverse it and record the corrected entry.
 
     Both rows and the audit entry commit together or not at all.
