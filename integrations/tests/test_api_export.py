@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import psycopg
 import pytest
@@ -142,8 +142,11 @@ HOSTILE = [
 
 
 @pytest.fixture
-def varied_ledger(entities):
-    """Rows that stress the SQL formatting: hostile text, every minor-unit class, edge instants."""
+def varied_ledger(entities, settings):
+    """Rows that stress the SQL formatting: hostile text, every minor-unit class, edge instants
+    (the edges of the database's CHECK; the service's window is widened to reach them)."""
+    settings.LEDGER_EARLIEST_DATE = date(1970, 1, 1)
+    settings.LEDGER_FUTURE_LEEWAY_HOURS = 24 * 366 * 200
     aplus = entities["aplus-enterprise"]
     instants = [
         datetime(2026, 11, 1, 6, 30, tzinfo=UTC),  # 01:30 CDT
@@ -151,7 +154,7 @@ def varied_ledger(entities):
         datetime(2026, 3, 8, 8, 0, 0, 10, tzinfo=UTC),  # spring forward; trailing zeros in the microseconds
         datetime(2026, 6, 1, 0, 0, 0, 123450, tzinfo=UTC),
         datetime(1970, 1, 2, tzinfo=UTC),
-        datetime(2999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2199, 12, 30, 23, 59, 59, 999999, tzinfo=UTC),
     ]
     amounts = [("USD", 0), ("USD", -1), ("JPY", 123456789), ("KWD", -1), ("CLF", 12345), ("BHD", 10**15), ("EUR", 5)]
     for n, text in enumerate(HOSTILE):
