@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from django.db.models import Count, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
@@ -15,8 +16,12 @@ from .models import RevenueSummary
 
 GROUP_FIELDS = ("entity_id", "currency", "provider", "kind", "fx_source")
 
+# One aggregated row of `.values(...).annotate(...)`: column name -> value. The services fold and
+# pop keys of these rows, so they stay plain dicts rather than TypedDicts.
+Row = dict[str, Any]
 
-def ledger_groups(*, start: datetime, end: datetime, entity_id: int | None = None) -> list[dict]:
+
+def ledger_groups(*, start: datetime, end: datetime, entity_id: int | None = None) -> list[Row]:
     """One aggregation over [start, end): one row per (entity, currency, provider, kind, fx source).
 
     Each row carries the event count, the exact sum in the row currency, the
@@ -40,7 +45,7 @@ def ledger_groups(*, start: datetime, end: datetime, entity_id: int | None = Non
     )
 
 
-def ledger_groups_by_day(*, start: datetime, end: datetime) -> list[dict]:
+def ledger_groups_by_day(*, start: datetime, end: datetime) -> list[Row]:
     """`ledger_groups` for a long range in one aggregation, with the business day (`day`) added to the key."""
     return list(
         RevenueEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
@@ -61,7 +66,7 @@ def ledger_groups_by_day(*, start: datetime, end: datetime) -> list[dict]:
 _BUCKETS = {Cadence.DAILY: TruncDate, Cadence.WEEKLY: TruncWeek, Cadence.MONTHLY: TruncMonth}
 
 
-def ledger_totals_by_period(*, cadence: str, start: datetime, end: datetime) -> list[dict]:
+def ledger_totals_by_period(*, cadence: str, start: datetime, end: datetime) -> list[Row]:
     """Net and event count per (business period, entity, currency) over [start, end), in one query.
 
     The period is the business-zone day, week (Monday) or month the row occurred in.

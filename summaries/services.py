@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Field
+from django.db.models.options import Options
 from django.utils import timezone
 
 from revenue.business_time import day_bounds, day_start
@@ -27,6 +30,7 @@ from revenue.periods import Cadence, Period, period_containing, periods_between
 from .models import RevenueSummary
 from .periods import due_periods
 from .selectors import (
+    Row,
     ledger_groups,
     ledger_groups_by_day,
     ledger_totals_by_period,
@@ -52,6 +56,10 @@ MONEY_COLUMNS = ("gross_cents", "refunds_cents", "disputes_cents", "fees_cents",
 # How far back a digest looks for late events in periods it already reported.
 AMENDMENT_LOOKBACK_DAYS = {Cadence.DAILY: 62, Cadence.WEEKLY: 182, Cadence.MONTHLY: 400}
 
+# The figures and payloads below are JSON documents (stored in JSONFields, sent through the outbox)
+# whose nested values mix ints, strings, lists and dicts.
+Json = dict[str, Any]
+
 
 # --- pure folding of the aggregated groups (a handful of rows, never ledger rows) ---------------
 
@@ -67,11 +75,11 @@ def _rate(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def _empty_money() -> dict:
+def _empty_money() -> Json:
     return dict.fromkeys(MONEY_COLUMNS, 0) | {"event_count": 0, "payment_count": 0}
 
 
-def summary_figures(groups: list[dict]) -> dict:
+def summary_figures(groups: list[Row]) -> Json:
     """Fold aggregated ledger groups (see selectors.ledger_groups) into a summary's figures.
 
     Per-currency figures are exact; reporting-currency figures add only rows
@@ -80,10 +88,10 @@ def summary_figures(groups: list[dict]) -> dict:
     reporting = _empty_money()
     converted_payments = 0
     unconverted = 0
-    by_currency: dict[str, dict] = defaultdict(_empty_money)
-    by_provider: dict[str, dict] = defaultdict(lambda: {"event_count": 0, "by_currency": defaultdict(int)})
-    by_kind: dict[str, dict] = defaultdict(lambda: {"event_count": 0, "by_currency": defaultdict(int)})
-    fx: dict[str, dict] = {}
+    by_currency: dict[str, Json] = defaultdict(_empty_money)
+    by_provider: dict[str, Json] = defaultdict(lambda: {"event_count": 0, "by_currency": defaultdict(int)})
+    by_kind: dict[str, Json] = defaultdict(lambda: {"event_count": 0, "by_currency": defaultdict(int)})
+    fx: dict[str, Json] = {}
     for group in groups:
         currency, kind, count = group["currency"], group["kind"], group["event_count"]
         amount, converted = group["amount_cents"] or 0, group["converted_count"]
@@ -142,7 +150,7 @@ def summary_figures(groups: list[dict]) -> dict:
     }
 
 
-def _snapshot(by_currency: dict) -> dict:
+def _snapshot(by_currency: Json) -> Json:
     return {
         currency: {"net_cents": money["net_cents"], "event_count": money["event_count"]}
         for currency, money in sorted(by_currency.items())
@@ -164,7 +172,7 @@ def _lock_digest_row(period: Period) -> RevenueSummary:
     )
 
 
-def _apply(row: RevenueSummary, figures: dict, *, as_of: datetime) -> None:
+def _apply(row: RevenueSummary, figures: Json, *, as_of: datetime) -> None:
     for field in (
         *MONEY_COLUMNS,
         "total_amount_cents",
@@ -184,9 +192,9 @@ def _apply(row: RevenueSummary, figures: dict, *, as_of: datetime) -> None:
         row.by_entity = figures.get("by_entity", {})
 
 
-def _scope_figures(groups: list[dict], entities: list[Entity]) -> tuple[dict, dict[int, dict]]:
+def _scope_figures(groups: list[Row], entities: list[Entity]) -> tuple[Json, dict[int, Json]]:
     """Figures for all entities (with the per-entity breakdown) and for each entity, from one period's groups."""
-    per_entity: dict[int, list[dict]] = defaultdict(list)
+    per_entity: dict[int, list[Row]] = defaultdict(list)
     for group in groups:
         per_entity[group["entity_id"]].append(group)
     entity_figures = {entity.pk: summary_figures(per_entity.get(entity.pk, [])) for entity in entities}
@@ -281,7 +289,7 @@ def summaries_recompute(*, first_day: date, last_day: date, cadences: tuple[str,
     first = min(target.first_day for target in targets)
     last = max(target.last_day for target in targets)
     start, end = day_bounds(first, last)
-    by_day: dict[date, list[dict]] = defaultdict(list)
+    by_day: dict[date, list[Row]] = defaultdict(list)
     for group in ledger_groups_by_day(start=start, end=end):
         by_day[group.pop("day")].append(group)
     entities = list(Entity.objects.order_by("name"))
@@ -327,24 +335,45 @@ def _rows_write(rows: list[RevenueSummary], field_names: tuple[str, ...]) -> Non
     for thousands of rows this is an order of magnitude faster.
     """
     meta = RevenueSummary._meta
-    fields = [meta.get_field(name) for name in field_names]
+    fields = [_concrete_field(meta, name) for name in field_names]
+    pk = meta.pk
+    assert pk is not None  # every concrete model has a primary key
     quote = connection.ops.quote_name
     # Identifiers come from the model's metadata (quoted); every value is a parameter.
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    assignments = ", ".join(f"{quote(_column(field))} = %s" for field in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(_column(pk))} = %s"  # noqa: S608
     params = [
         [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
-        + [meta.pk.get_db_prep_save(row.pk, connection)]
+        + [pk.get_db_prep_save(row.pk, connection)]
         for row in rows
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
 
+def _concrete_field(meta: Options[RevenueSummary], name: str) -> Field[Any, Any]:
+    field = meta.get_field(name)
+    assert isinstance(field, Field)  # UPDATE_FIELDS names columns of the model, never reverse relations
+    return field
+
+
+def _column(field: Field[Any, Any]) -> str:
+    column = field.column
+    assert column is not None  # a concrete field always has a column
+    return column
+
+
+def _entity(row: RevenueSummary) -> Entity:
+    """The entity of a per-entity row (callers pass only those; the all-entities row has none)."""
+    entity = row.entity
+    assert entity is not None
+    return entity
+
+
 # --- sending ----------------------------------------------------------------------------------
 
 
-def _amendments(digest: RevenueSummary) -> list[dict]:
+def _amendments(digest: RevenueSummary) -> list[Json]:
     """Late events in periods already reported: compare the ledger now with what each digest said.
 
     One aggregation over the look-back window. Every difference becomes an
@@ -356,20 +385,21 @@ def _amendments(digest: RevenueSummary) -> list[dict]:
     sent = list(summaries_sent_between(cadence=cadence, first_start=first, before=digest.start_date))
     if not sent:
         return []
-    current: dict[tuple[date, int], dict] = defaultdict(dict)
-    for row in ledger_totals_by_period(
+    current: dict[tuple[date, int | None], dict[str, dict[str, int]]] = defaultdict(dict)
+    for total in ledger_totals_by_period(
         cadence=cadence, start=day_start(min(s.start_date for s in sent)), end=day_start(digest.start_date)
     ):
-        current[(row["bucket"], row["entity_id"])][row["currency"]] = {
-            "net_cents": row["net_cents"],
-            "event_count": row["event_count"],
+        current[(total["bucket"], total["entity_id"])][total["currency"]] = {
+            "net_cents": total["net_cents"],
+            "event_count": total["event_count"],
         }
-    amendments, amended_periods = [], set()
-    for row in sorted(sent, key=lambda s: (s.start_date, s.entity.name)):
+    amendments: list[Json] = []
+    amended_periods: set[Period] = set()
+    for row in sorted(sent, key=lambda s: (s.start_date, _entity(s).name)):
         now_known = dict(sorted(current.get((row.start_date, row.entity_id), {}).items()))
         if now_known == row.sent_snapshot:
             continue
-        changes = {}
+        changes: dict[str, dict[str, int]] = {}
         for currency in sorted(set(now_known) | set(row.sent_snapshot)):
             before = row.sent_snapshot.get(currency, {"net_cents": 0, "event_count": 0})
             after = now_known.get(currency, {"net_cents": 0, "event_count": 0})
@@ -387,8 +417,8 @@ def _amendments(digest: RevenueSummary) -> list[dict]:
                 "start_date": row.start_date.isoformat(),
                 "end_date": row.end_date.isoformat(),
                 "label": period.label(),
-                "entity": row.entity.slug,
-                "entity_name": row.entity.name,
+                "entity": _entity(row).slug,
+                "entity_name": _entity(row).name,
                 "by_currency": changes,
             }
         )
@@ -406,7 +436,7 @@ def _amendments(digest: RevenueSummary) -> list[dict]:
     return amendments
 
 
-def _figures_payload(row: RevenueSummary) -> dict:
+def _figures_payload(row: RevenueSummary) -> Json:
     return {
         "total_amount_cents": row.total_amount_cents,
         "event_count": row.event_count,
@@ -421,7 +451,7 @@ def _figures_payload(row: RevenueSummary) -> dict:
     }
 
 
-def summary_payload(*, digest: RevenueSummary, entity_rows: list[RevenueSummary], amendments: list[dict]) -> dict:
+def summary_payload(*, digest: RevenueSummary, entity_rows: list[RevenueSummary], amendments: list[Json]) -> Json:
     """The outbox payload: everything a channel needs to render the digest, no database access later."""
     period = period_containing(digest.period, digest.start_date)
     return {
@@ -437,8 +467,8 @@ def summary_payload(*, digest: RevenueSummary, entity_rows: list[RevenueSummary]
         "entities": [
             {
                 "summary_id": str(row.id),
-                "slug": row.entity.slug,
-                "name": row.entity.name,
+                "slug": _entity(row).slug,
+                "name": _entity(row).name,
                 **_figures_payload(row),
             }
             for row in entity_rows

@@ -63,7 +63,8 @@ def outbox_message_fan_out(*, message_id: int) -> list[int]:
 
 def _lease_seconds() -> float:
     """How long a claimed delivery is left alone: longer than one send can take."""
-    return settings.DELIVERY_LEASE_SECONDS or 2 * settings.OUTBOUND_HTTP_TIMEOUT_SECONDS + 30
+    seconds: float = settings.DELIVERY_LEASE_SECONDS or 2 * settings.OUTBOUND_HTTP_TIMEOUT_SECONDS + 30
+    return seconds
 
 
 @transaction.atomic

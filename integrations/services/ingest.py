@@ -17,7 +17,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -98,15 +98,17 @@ async def inbound_deliveries_store_async(
         return _store_outcomes(deliveries, await cursor.fetchall())
 
 
-def _insert_params(deliveries: Sequence[NewDelivery]) -> list:
+def _insert_params(deliveries: Sequence[NewDelivery]) -> list[object]:
     now = timezone.now()
-    params: list = []
+    params: list[object] = []
     for d in deliveries:
         params += [d.provider, d.event_id, d.event_type, d.raw_body, json.dumps(d.headers), now]
     return params
 
 
-def _store_outcomes(deliveries: Sequence[NewDelivery], rows) -> list[tuple[int | None, bool]]:
+def _store_outcomes(
+    deliveries: Sequence[NewDelivery], rows: Iterable[tuple[int, str, str]]
+) -> list[tuple[int | None, bool]]:
     inserted = {(provider, event_id): pk for pk, provider, event_id in rows}
     results = []
     for delivery in deliveries:  # a repeat within the batch: the first copy is the one created

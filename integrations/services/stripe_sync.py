@@ -7,13 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import TypeVar
 
 import stripe
+from stripe.params import ChargeListParamsCreated
 
+from ..facts import Fact
 from ..stripe import mapping
 from .ingest import facts_apply
 
 PAGE_SIZE = 100
+
+_Obj = TypeVar("_Obj", bound=stripe.StripeObject)
 
 
 def stripe_client_build(*, api_key: str, api_base: str = "") -> stripe.StripeClient:
@@ -24,12 +29,12 @@ def stripe_client_build(*, api_key: str, api_base: str = "") -> stripe.StripeCli
     )
 
 
-def _objects(listing) -> Iterator[dict]:
+def _objects(listing: stripe.ListObject[_Obj]) -> Iterator[mapping.Json]:
     for obj in listing.auto_paging_iter():
         yield obj.to_dict()
 
 
-def _context(obj: dict, kind: str) -> mapping.Context:
+def _context(obj: mapping.Json, kind: str) -> mapping.Context:
     created = obj.get("created")
     return mapping.Context(
         event_id=f"sync:{obj.get('id', '')}",
@@ -46,11 +51,12 @@ def stripe_backfill(*, client: stripe.StripeClient, since: datetime) -> dict[str
     USD amount and their fee row. Each object is applied in its own transaction
     (facts_apply is idempotent), so an interrupted run can simply be run again.
     """
-    created = {"gte": int(since.timestamp())}
+    # Every list endpoint's `created` filter has this same shape (TypedDicts compare structurally).
+    created: ChargeListParamsCreated = {"gte": int(since.timestamp())}
     counts = {"charges": 0, "refunds": 0, "disputes": 0, "payouts": 0, "balance_transactions": 0, "ledger_rows": 0}
     charge_payment_intents: dict[str, str] = {}
 
-    def apply(facts) -> None:
+    def apply(facts: list[Fact]) -> None:
         counts["ledger_rows"] += len(facts_apply(facts=facts, source="sync_stripe"))
 
     for charge in _objects(

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TypedDict
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
@@ -188,15 +190,15 @@ def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str
         .annotate(total=Sum("amount_cents"), n=Count("id"))
         .order_by()
     )
-    for row in deposit_rows:
-        t = get(row["currency"])
-        t.deposited_cents += row["total"]
-        t.deposited_count += row["n"]
-        if row["matched"]:
-            t.matched_deposited_cents += row["total"]
+    for deposit in deposit_rows:
+        t = get(deposit["currency"])
+        t.deposited_cents += deposit["total"]
+        t.deposited_count += deposit["n"]
+        if deposit["matched"]:
+            t.matched_deposited_cents += deposit["total"]
         else:
-            t.unmatched_deposits_cents += row["total"]
-            t.unmatched_deposits_count += row["n"]
+            t.unmatched_deposits_cents += deposit["total"]
+            t.unmatched_deposits_count += deposit["n"]
 
     touching = DepositMatchItem.objects.filter(
         active=True, match__entity=entity, match__status=DepositMatch.Status.ACTIVE
@@ -217,11 +219,11 @@ def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str
         )
         .order_by()
     )
-    for row in match_rows:
-        t = get(row["match__currency"])
-        t.match_difference_cents += (row["deposited_sum"] or 0) - (row["expected_sum"] or 0)
-        t.timing_in_cents += row["expected_outside"] or 0
-        t.timing_out_cents += row["deposited_outside"] or 0
+    for sums in match_rows:
+        t = get(sums["match__currency"])
+        t.match_difference_cents += (sums["deposited_sum"] or 0) - (sums["expected_sum"] or 0)
+        t.timing_in_cents += sums["expected_outside"] or 0
+        t.timing_out_cents += sums["deposited_outside"] or 0
 
     start_at, end_at = day_bounds(start, end)
     ledger_rows = (
@@ -230,8 +232,8 @@ def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str
         .annotate(total=Sum("amount_cents"))
         .order_by()
     )
-    for row in ledger_rows:
-        get(row["currency"]).ledger[row["kind"]] = row["total"]
+    for ledger in ledger_rows:
+        get(ledger["currency"]).ledger[ledger["kind"]] = ledger["total"]
     return dict(sorted(totals.items()))
 
 
@@ -254,12 +256,12 @@ class PayoutContents:
         return self.payout_cents - self.total_cents
 
 
-def payout_contents(expected: list[ExpectedDeposit]) -> dict:
+def payout_contents(expected: list[ExpectedDeposit]) -> dict[UUID, PayoutContents]:
     """expected.pk -> PayoutContents for payouts whose metadata lists `balance_transactions` (ledger event ids).
 
     One query for all of them; ties each payout to the ledger rows it pays out.
     """
-    wanted: dict = {}
+    wanted: dict[UUID, tuple[str, ...]] = {}
     for item in expected:
         if item.payout is None:
             continue
@@ -273,7 +275,7 @@ def payout_contents(expected: list[ExpectedDeposit]) -> dict:
         r["event_id"]: r
         for r in RevenueEvent.objects.filter(event_id__in=all_ids).values("event_id", "kind", "amount_cents")
     }
-    result = {}
+    result: dict[UUID, PayoutContents] = {}
     for pk, ids in wanted.items():
         by_kind: dict[str, int] = defaultdict(int)
         found = [rows[i] for i in ids if i in rows]
@@ -292,7 +294,7 @@ class ScoredCandidate:
     candidate: matching.Candidate
 
 
-def candidates_for(expected: list[ExpectedDeposit], *, entity: Entity) -> dict:
+def candidates_for(expected: list[ExpectedDeposit], *, entity: Entity) -> dict[UUID, list[ScoredCandidate]]:
     """expected.pk -> best unmatched bank deposits (scored), for the open unmatched items given."""
     wanted = [e for e in expected if e.status == OPEN and not getattr(e, "active_match_id", None)]
     if not wanted:
@@ -303,9 +305,9 @@ def candidates_for(expected: list[ExpectedDeposit], *, entity: Entity) -> dict:
     deposits = list(
         BankDeposit.objects.filter(entity=entity, posted_on__range=(low, high)).exclude(_is_matched("deposit"))
     )
-    by_id = {d.pk: d for d in deposits}
+    by_id: dict[object, BankDeposit] = {d.pk: d for d in deposits}  # keyed like matching's ids (`object`)
     plain = [matching.Deposit(d.pk, d.amount_cents, d.currency, d.posted_on, d.description) for d in deposits]
-    result = {}
+    result: dict[UUID, list[ScoredCandidate]] = {}
     for e in wanted:
         ranked = matching.rank_candidates(
             matching.Expected(e.pk, e.amount_cents, e.currency, e.expected_on, e.source, tuple(e.match_hints)),
@@ -320,11 +322,27 @@ def recent_actions(*, entity: Entity, limit: int = 15) -> QuerySet[Reconciliatio
     return ReconciliationAction.objects.filter(entity=entity).select_related("actor")[:limit]
 
 
+class CurrencyTotal(TypedDict):
+    """One entity's unmatched items in one currency: their sum and how many."""
+
+    entity_id: int
+    currency: str
+    total: int
+    n: int
+
+
+class _StaleGroup(TypedDict):
+    expected: list[CurrencyTotal]
+    deposits: list[CurrencyTotal]
+    e_ids: list[str]
+    d_ids: list[str]
+
+
 @dataclass(frozen=True)
 class StaleItems:
     entity: Entity
-    expected: list[dict]  # per currency: currency, total, n
-    deposits: list[dict]
+    expected: list[CurrencyTotal]  # per currency: currency, total, n
+    deposits: list[CurrencyTotal]
     expected_ids: list[str]
     deposit_ids: list[str]
     cutoff: date
@@ -342,7 +360,7 @@ def stale_unmatched(*, today: date | None = None) -> list[StaleItems]:
         ExpectedDeposit.objects.filter(status=OPEN, expected_on__lt=cutoff).exclude(_is_matched("expected")).order_by()
     )
     deposits = BankDeposit.objects.filter(posted_on__lt=cutoff).exclude(_is_matched("deposit")).order_by()
-    grouped: dict[int, dict] = defaultdict(lambda: {"expected": [], "deposits": [], "e_ids": [], "d_ids": []})
+    grouped: dict[int, _StaleGroup] = defaultdict(lambda: {"expected": [], "deposits": [], "e_ids": [], "d_ids": []})
     for row in expected.values("entity_id", "currency").annotate(total=Sum("amount_cents"), n=Count("id")):
         grouped[row["entity_id"]]["expected"].append(row)
     for row in deposits.values("entity_id", "currency").annotate(total=Sum("amount_cents"), n=Count("id")):

@@ -6,8 +6,11 @@ the same transaction as the change it records: who (None = the system), when, wh
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypedDict
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -22,7 +25,10 @@ from .bank_formats import BankDepositResource, StatementError, statement_dataset
 from .models import BankDeposit, DepositMatch, DepositMatchItem, ExpectedDeposit, ReconciliationAction
 from .selectors import window_business_days
 
-PAYOUT_SOURCES = {
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL (the default)
+
+PAYOUT_SOURCES: dict[str, ExpectedDeposit.Source] = {
     RevenueEvent.Provider.STRIPE: ExpectedDeposit.Source.STRIPE_PAYOUT,
     RevenueEvent.Provider.GUMROAD: ExpectedDeposit.Source.GUMROAD_PAYOUT,
     RevenueEvent.Provider.MANUAL: ExpectedDeposit.Source.MANUAL_PAYOUT,
@@ -30,7 +36,17 @@ PAYOUT_SOURCES = {
 NO_LONGER_EXPECTED = (Payout.Status.FAILED, Payout.Status.CANCELED)
 
 
-def _audit(*, action: str, actor=None, entity=None, match=None, deposit=None, expected=None, note="", details=None):
+def _audit(
+    *,
+    action: str,
+    actor: User | None = None,
+    entity: Entity | None = None,
+    match: DepositMatch | None = None,
+    deposit: BankDeposit | None = None,
+    expected: ExpectedDeposit | None = None,
+    note: str = "",
+    details: dict[str, Any] | None = None,
+) -> ReconciliationAction:
     return ReconciliationAction.objects.create(
         action=action,
         actor=actor,
@@ -109,7 +125,7 @@ def expected_deposits_sync(*, entity: Entity | None = None) -> SyncResult:
     for event in events:
         expected_on = event.metadata.get("expected_on") if isinstance(event.metadata, dict) else None
         try:
-            expected_on = timezone.datetime.fromisoformat(expected_on).date() if expected_on else None
+            expected_on = datetime.fromisoformat(expected_on).date() if expected_on else None
         except (TypeError, ValueError):
             expected_on = None
         new_rows.append(
@@ -137,11 +153,15 @@ def expected_deposits_sync(*, entity: Entity | None = None) -> SyncResult:
     now = timezone.now()
     for item in stale:
         if item.payout_id:
-            failure = (item.payout.metadata or {}).get("failure_code") or ""
-            reason = f"{item.payout.get_provider_display()} payout {item.payout.payout_id} {item.payout.status}"
+            failed = item.payout
+            assert failed is not None  # payout_id is set
+            failure = (failed.metadata or {}).get("failure_code") or ""
+            reason = f"{failed.get_provider_display()} payout {failed.payout_id} {failed.status}"
             reason += f" after it was paid ({failure})" if failure else " after it was paid"
         else:
-            reason = f"Ledger entry {item.event.event_id} was reversed"
+            reversed_entry = item.event
+            assert reversed_entry is not None  # without a payout, `stale` only holds reversed ledger entries
+            reason = f"Ledger entry {reversed_entry.event_id} was reversed"
         item.status = ExpectedDeposit.Status.CANCELLED
         item.cancelled_reason = reason[:255]
         item.cancelled_at = now
@@ -174,7 +194,9 @@ class ImportSummary:
 
 
 @transaction.atomic
-def statement_imported(*, entity: Entity, user, statement_name: str, layout: str, counts: dict) -> int:
+def statement_imported(
+    *, entity: Entity, user: User | None, statement_name: str, layout: str, counts: Mapping[str, int]
+) -> int:
     """After a statement import commits its rows: audit it, refresh expectations, auto-match. Returns matches made."""
     _audit(
         action=ReconciliationAction.Action.IMPORT,
@@ -195,7 +217,7 @@ def bank_statement_import(
     mapping: dict[str, str] | None = None,
     currency: str = "USD",
     statement_name: str = "",
-    user=None,
+    user: User | None = None,
 ) -> ImportSummary:
     """Import a statement file through the same resource the admin uses. All or nothing: any bad line
     refuses the file with the line and column named."""
@@ -285,7 +307,15 @@ def reconciliation_auto_match(*, entity: Entity | None = None) -> list[DepositMa
     return made
 
 
-def _match_create(*, deposits, expected, user, method, note="", score=None) -> DepositMatch:
+def _match_create(
+    *,
+    deposits: Sequence[BankDeposit],
+    expected: Sequence[ExpectedDeposit],
+    user: User | None,
+    method: str,
+    note: str = "",
+    score: int | None = None,
+) -> DepositMatch:
     if not deposits or not expected:
         raise ApplicationError("A match needs at least one bank deposit and one expected deposit", code="match_empty")
     entities = {d.entity_id for d in deposits} | {e.entity_id for e in expected}
@@ -342,9 +372,9 @@ def _match_create(*, deposits, expected, user, method, note="", score=None) -> D
 @transaction.atomic
 def deposit_match(
     *,
-    deposit_ids: Iterable,
-    expected_ids: Iterable,
-    user,
+    deposit_ids: Iterable[str | UUID],
+    expected_ids: Iterable[str | UUID],
+    user: User | None,
     note: str = "",
     score: int | None = None,
 ) -> DepositMatch:
@@ -363,7 +393,7 @@ def deposit_match(
 
 
 @transaction.atomic
-def deposit_unmatch(*, match: DepositMatch, user, note: str = "") -> DepositMatch:
+def deposit_unmatch(*, match: DepositMatch, user: User | None, note: str = "") -> DepositMatch:
     """Undo a match; its items become unmatched again. The match row stays, for the record."""
     match = DepositMatch.objects.select_for_update().get(pk=match.pk)
     if match.status != DepositMatch.Status.ACTIVE:
@@ -387,7 +417,13 @@ def deposit_unmatch(*, match: DepositMatch, user, note: str = "") -> DepositMatc
 FlagTarget = BankDeposit | ExpectedDeposit | DepositMatch
 
 
-def _target_kwargs(target: FlagTarget) -> dict:
+class _TargetKwargs(TypedDict, total=False):
+    deposit: BankDeposit
+    expected: ExpectedDeposit
+    match: DepositMatch
+
+
+def _target_kwargs(target: FlagTarget) -> _TargetKwargs:
     if isinstance(target, BankDeposit):
         return {"deposit": target}
     if isinstance(target, ExpectedDeposit):
@@ -397,7 +433,7 @@ def _target_kwargs(target: FlagTarget) -> dict:
     raise ApplicationError(f"Cannot flag a {type(target).__name__}", code="flag_target")
 
 
-def _set_flag(target: FlagTarget, *, reason: str, actor) -> None:
+def _set_flag(target: FlagTarget, *, reason: str, actor: User | None) -> None:
     target.flag_reason = reason[:255]
     target.flagged_at = timezone.now()
     target.save(update_fields=["flag_reason", "flagged_at"])
@@ -411,7 +447,7 @@ def _set_flag(target: FlagTarget, *, reason: str, actor) -> None:
 
 
 @transaction.atomic
-def reconciliation_flag(*, target: FlagTarget, reason: str, user) -> FlagTarget:
+def reconciliation_flag(*, target: FlagTarget, reason: str, user: User | None) -> FlagTarget:
     """Mark a deposit, an expected deposit or a match as needing investigation. Flagged items are not auto-matched."""
     reason = (reason or "").strip()
     if not reason:
@@ -423,7 +459,7 @@ def reconciliation_flag(*, target: FlagTarget, reason: str, user) -> FlagTarget:
 
 
 @transaction.atomic
-def reconciliation_unflag(*, target: FlagTarget, user, note: str = "") -> FlagTarget:
+def reconciliation_unflag(*, target: FlagTarget, user: User | None, note: str = "") -> FlagTarget:
     _target_kwargs(target)
     target = type(target).objects.select_for_update().get(pk=target.pk)
     if not target.flagged_at:
