@@ -51,7 +51,8 @@ def is_possible_duplicate(a: RevenueEvent, b: RevenueEvent, *, window: timedelta
 
     Same customer, amount and currency under different event ids, and either within `window`
     of each other (charged or booked twice), or from different sources (webhook, a CSV format,
-    the manual form) on the same business day (booked once by each path).
+    the manual form) of the same provider, or a manual entry beside a provider's row, on the
+    same business day (booked once by each path).
     Callers pass live payments only (not reversed).
     """
     if a.event_id == b.event_id or a.kind != RevenueEvent.Kind.PAYMENT or b.kind != RevenueEvent.Kind.PAYMENT:
@@ -60,10 +61,16 @@ def is_possible_duplicate(a: RevenueEvent, b: RevenueEvent, *, window: timedelta
         return False
     if abs(a.occurred_at - b.occurred_at) <= window:
         return True
+    if event_source(a) == event_source(b) or not could_be_one_payment(a, b):
+        return False
     zone = business_zone()
-    return event_source(a) != event_source(b) and (
-        business_local(a.occurred_at, zone).date() == business_local(b.occurred_at, zone).date()
-    )
+    return business_local(a.occurred_at, zone).date() == business_local(b.occurred_at, zone).date()
+
+
+def could_be_one_payment(a: RevenueEvent, b: RevenueEvent) -> bool:
+    """One provider's rows (webhook and export), or a manual entry beside anything: a Stripe sale
+    and a Gumroad sale are two payments, whatever their amounts."""
+    return a.provider == b.provider or RevenueEvent.Provider.MANUAL in (a.provider, b.provider)
 
 
 # Candidate pairs for new rows: live payments of the same customer (email, case-insensitive, or

@@ -426,7 +426,7 @@ def _amendments(digest: RevenueSummary) -> list[Json]:
         row.save(update_fields=["sent_snapshot", "updated_at"])
         amended_periods.add(period)
     now = timezone.now()
-    for period in sorted(amended_periods):
+    for period in sorted(amended_periods, key=lambda p: (p.first_day, p.cadence)):
         rows = _compute_locked(period, _lock_digest_row(period))
         for row in rows:
             row.amended_at = now

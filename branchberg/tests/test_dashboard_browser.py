@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import timedelta
 
 import pytest
@@ -107,14 +108,21 @@ def _watch(page) -> list[str]:
     return problems
 
 
-def _wait_for_charts(page, problems: list[str]) -> None:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+def _until(page, expression: str, timeout_s: float = 15.0) -> None:
+    """Poll a JS expression with page.evaluate until it is truthy. Playwright's wait_for_function
+    compiles a string predicate with eval inside the page, which the dashboard's CSP (no
+    'unsafe-eval') rightly refuses; page.evaluate goes through the DevTools protocol instead."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s} s: {expression}")
+        page.wait_for_timeout(100)
 
+
+def _wait_for_charts(page, problems: list[str]) -> None:
     try:
-        page.wait_for_function(
-            "document.querySelectorAll('canvas[data-chart][data-loaded=\"true\"]').length === 4", timeout=20000
-        )
-    except PlaywrightTimeout:
+        _until(page, "document.querySelectorAll('canvas[data-chart][data-loaded=\"true\"]').length === 4", 20)
+    except AssertionError:
         pytest.fail(f"the charts did not draw within 20 s; browser reported: {problems}")
 
 
@@ -177,22 +185,19 @@ def test_dashboard_draws_charts_refreshes_in_place_and_fits_a_phone(
         entity=entities["legacy-unchained"],
     )
     page.clock.fast_forward(31_000)
-    page.wait_for_function(
-        "document.querySelector('#events').textContent.includes('42,424.00 USD')",
-        timeout=15000,
-    )
+    _until(page, "document.querySelector('#events').textContent.includes('42,424.00 USD')")
     assert page.evaluate("window.__sameDocument") is True
     assert "42,424.00 USD" in page.locator("#events").inner_text()
 
     # Filters apply in place too: one entity, 30 days.
     page.select_option("#id_entity", "legacy-unchained")
     page.select_option("#id_range", "30")
-    page.wait_for_function(
-        """() => { const c = Chart.getChart(document.querySelector('canvas[data-chart="daily"]'));
-                   return c.data.labels.length === 30 && c.data.datasets.length === 1; }""",
-        timeout=15000,
+    _until(
+        page,
+        """(() => { const c = Chart.getChart(document.querySelector('canvas[data-chart="daily"]'));
+                    return c.data.labels.length === 30 && c.data.datasets.length === 1; })()""",
     )
-    page.wait_for_function("document.querySelectorAll('.kpi-card').length === 1", timeout=15000)
+    _until(page, "document.querySelectorAll('.kpi-card').length === 1")
     assert page.evaluate("window.__sameDocument") is True
     assert "entity=legacy-unchained" in page.url and "range=30" in page.url
     assert problems == []

@@ -192,6 +192,23 @@ def test_late_events_are_an_amendment_in_the_next_digest(record, time_machine):
     assert summary_send_period(cadence="daily", day=date(2026, 6, 12)).payload["amendments"] == []
 
 
+def test_late_events_in_two_sent_periods_are_both_amended(record, time_machine):
+    """Two amended periods are re-reported in date order (a Period is not orderable by itself)."""
+    for day in (9, 10):
+        time_machine.move_to(datetime(2026, 6, day + 1, 11, 0, tzinfo=UTC), tick=False)
+        record(10000, local(2026, 6, day, 9))
+        summary_send_period(cadence="daily", day=date(2026, 6, day))
+    time_machine.move_to(datetime(2026, 6, 11, 18, 0, tzinfo=UTC), tick=False)
+    record(700, local(2026, 6, 10, 22), provider="gumroad")
+    record(300, local(2026, 6, 9, 22), provider="gumroad")
+    time_machine.move_to(datetime(2026, 6, 12, 11, 0, tzinfo=UTC), tick=False)
+    message = summary_send_period(cadence="daily", day=date(2026, 6, 11))
+    assert [(a["start_date"], a["by_currency"]["USD"]["delta_net_cents"]) for a in message.payload["amendments"]] == [
+        ("2026-06-09", 300),
+        ("2026-06-10", 700),
+    ]
+
+
 def test_summary_figures_is_pure_over_groups():
     groups = [
         {
