@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh requirements-dev.txt
 eval "$(sed -n '/^apt_install()/,/^}/p' scripts/bootstrap.sh)"
 command -v chromium >/dev/null || apt_install chromium fonts-dejavu-core
+# The SSRF pinning test makes a throwaway TLS certificate with openssl.
+command -v openssl >/dev/null || apt_install openssl
 # The beat fault test moves the wall clock of real beat and worker processes through a week.
 apt_install libfaketime
 # Tests trade durability for speed; the fault and benchmark runs do not.
