@@ -399,17 +399,6 @@ def _amendments(digest: RevenueSummary) -> list[Json]:
         now_known = dict(sorted(current.get((row.start_date, row.entity_id), {}).items()))
         if now_known == row.sent_snapshot:
             continue
-        changes: dict[str, dict[str, int]] = {}
-        for currency in sorted(set(now_known) | set(row.sent_snapshot)):
-            before = row.sent_snapshot.get(currency, {"net_cents": 0, "event_count": 0})
-            after = now_known.get(currency, {"net_cents": 0, "event_count": 0})
-            if before != after:
-                changes[currency] = {
-                    "before_net_cents": before["net_cents"],
-                    "net_cents": after["net_cents"],
-                    "delta_net_cents": after["net_cents"] - before["net_cents"],
-                    "delta_event_count": after["event_count"] - before["event_count"],
-                }
         period = period_containing(cadence, row.start_date)
         amendments.append(
             {
@@ -419,21 +408,42 @@ def _amendments(digest: RevenueSummary) -> list[Json]:
                 "label": period.label(),
                 "entity": _entity(row).slug,
                 "entity_name": _entity(row).name,
-                "by_currency": changes,
+                "by_currency": _currency_changes(row.sent_snapshot, now_known),
             }
         )
         row.sent_snapshot = now_known
         row.save(update_fields=["sent_snapshot", "updated_at"])
         amended_periods.add(period)
+    _recompute_amended(amended_periods)
+    return amendments
+
+
+def _currency_changes(sent: dict[str, dict[str, int]], now_known: dict[str, dict[str, int]]) -> dict[str, Json]:
+    """Per currency whose figures moved since they were sent: net before and now, and the deltas."""
+    changes: dict[str, Json] = {}
+    zero = {"net_cents": 0, "event_count": 0}
+    for currency in sorted(set(now_known) | set(sent)):
+        before, after = sent.get(currency, zero), now_known.get(currency, zero)
+        if before != after:
+            changes[currency] = {
+                "before_net_cents": before["net_cents"],
+                "net_cents": after["net_cents"],
+                "delta_net_cents": after["net_cents"] - before["net_cents"],
+                "delta_event_count": after["event_count"] - before["event_count"],
+            }
+    return changes
+
+
+def _recompute_amended(periods: set[Period]) -> None:
+    """Recompute each amended period (in date order) and mark its rows amended now."""
     now = timezone.now()
-    for period in sorted(amended_periods, key=lambda p: (p.first_day, p.cadence)):
+    for period in sorted(periods, key=lambda p: (p.first_day, p.cadence)):
         rows = _compute_locked(period, _lock_digest_row(period))
         for row in rows:
             row.amended_at = now
             if row.entity_id is None:
                 row.sent_snapshot = _snapshot(row.by_currency)
         RevenueSummary.objects.bulk_update(rows, ["amended_at", "sent_snapshot"])
-    return amendments
 
 
 def _figures_payload(row: RevenueSummary) -> Json:

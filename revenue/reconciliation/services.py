@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 from uuid import UUID
 
@@ -85,16 +85,43 @@ def _expects_deposit() -> Q:
     return Q(metadata__expects_deposit=True) | Q(metadata__expects_deposit="true")
 
 
-@transaction.atomic
-def expected_deposits_sync(*, entity: Entity | None = None) -> SyncResult:
-    """Bring expected deposits in line with payouts and the ledger; idempotent.
+def _expected_from_payout(payout: Payout) -> ExpectedDeposit:
+    return ExpectedDeposit(
+        entity_id=payout.entity_id,
+        source=PAYOUT_SOURCES[payout.provider],
+        payout=payout,
+        amount_cents=payout.amount_cents,
+        currency=payout.currency.upper(),
+        expected_on=payout.arrival_on or business_date_of(payout.created_at),
+        reference=payout.payout_id,
+        match_hints=[payout.statement_descriptor] if payout.statement_descriptor else [],
+    )
 
-    New: paid payouts (Stripe, Gumroad, entered by hand) and manual ledger payments marked
-    `expects_deposit`. No longer expected: a payout that failed or was cancelled after it was
-    paid, a manual entry that was reversed. If such an item was already matched, the match
-    stays (a person decides) but is flagged.
-    """
-    created = 0
+
+def _stated_expected_on(event: RevenueEvent) -> date | None:
+    """The `expected_on` date a person typed on a manual entry, if it parses."""
+    value = event.metadata.get("expected_on") if isinstance(event.metadata, dict) else None
+    try:
+        return datetime.fromisoformat(value).date() if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _expected_from_manual_entry(event: RevenueEvent) -> ExpectedDeposit:
+    return ExpectedDeposit(
+        entity_id=event.entity_id,
+        source=ExpectedDeposit.Source.MANUAL,
+        event=event,
+        amount_cents=event.amount_cents,
+        currency=event.currency,
+        expected_on=_stated_expected_on(event) or business_date_of(event.occurred_at),
+        reference=event.reference or event.event_id,
+        match_hints=_manual_hints(event),
+    )
+
+
+def _create_new_expectations(entity: Entity | None) -> int:
+    """Paid payouts and manual payments marked `expects_deposit` that have no expected deposit yet."""
     payouts = Payout.objects.filter(status=Payout.Status.PAID, expected_deposit__isnull=True)
     events = RevenueEvent.objects.filter(
         _expects_deposit(),
@@ -107,42 +134,30 @@ def expected_deposits_sync(*, entity: Entity | None = None) -> SyncResult:
     if entity is not None:
         payouts = payouts.filter(entity=entity)
         events = events.filter(entity=entity)
-    new_rows = []
-    for payout in payouts:
-        hints = [payout.statement_descriptor] if payout.statement_descriptor else []
-        new_rows.append(
-            ExpectedDeposit(
-                entity_id=payout.entity_id,
-                source=PAYOUT_SOURCES[payout.provider],
-                payout=payout,
-                amount_cents=payout.amount_cents,
-                currency=payout.currency.upper(),
-                expected_on=payout.arrival_on or business_date_of(payout.created_at),
-                reference=payout.payout_id,
-                match_hints=hints,
-            )
-        )
-    for event in events:
-        expected_on = event.metadata.get("expected_on") if isinstance(event.metadata, dict) else None
-        try:
-            expected_on = datetime.fromisoformat(expected_on).date() if expected_on else None
-        except (TypeError, ValueError):
-            expected_on = None
-        new_rows.append(
-            ExpectedDeposit(
-                entity_id=event.entity_id,
-                source=ExpectedDeposit.Source.MANUAL,
-                event=event,
-                amount_cents=event.amount_cents,
-                currency=event.currency,
-                expected_on=expected_on or business_date_of(event.occurred_at),
-                reference=event.reference or event.event_id,
-                match_hints=_manual_hints(event),
-            )
-        )
+    new_rows = [_expected_from_payout(p) for p in payouts] + [_expected_from_manual_entry(e) for e in events]
+    if not new_rows:
+        return 0
     # ignore_conflicts: a concurrent sync may have created the same row (one-to-one on payout / event).
-    created = len(ExpectedDeposit.objects.bulk_create(new_rows, ignore_conflicts=True)) if new_rows else 0
+    return len(ExpectedDeposit.objects.bulk_create(new_rows, ignore_conflicts=True))
 
+
+def _no_longer_expected_reason(item: ExpectedDeposit) -> str:
+    if item.payout_id:
+        failed = item.payout
+        assert failed is not None  # payout_id is set
+        failure = (failed.metadata or {}).get("failure_code") or ""
+        reason = f"{failed.get_provider_display()} payout {failed.payout_id} {failed.status}"
+        return reason + (f" after it was paid ({failure})" if failure else " after it was paid")
+    reversed_entry = item.event
+    assert reversed_entry is not None  # without a payout, a stale item is a reversed ledger entry
+    return f"Ledger entry {reversed_entry.event_id} was reversed"
+
+
+def _cancel_stale_expectations(entity: Entity | None) -> tuple[int, int]:
+    """Cancel open expectations whose payout failed or whose entry was reversed; flag their matches.
+
+    Returns (cancelled, flagged matches). A match already made stays: a person decides.
+    """
     stale = ExpectedDeposit.objects.select_for_update(of=("self",)).filter(status=ExpectedDeposit.Status.OPEN)
     stale = stale.filter(
         Q(payout__status__in=NO_LONGER_EXPECTED) | Q(event__isnull=False, event__reversed_by__isnull=False)
@@ -152,16 +167,7 @@ def expected_deposits_sync(*, entity: Entity | None = None) -> SyncResult:
     cancelled = flagged = 0
     now = timezone.now()
     for item in stale:
-        if item.payout_id:
-            failed = item.payout
-            assert failed is not None  # payout_id is set
-            failure = (failed.metadata or {}).get("failure_code") or ""
-            reason = f"{failed.get_provider_display()} payout {failed.payout_id} {failed.status}"
-            reason += f" after it was paid ({failure})" if failure else " after it was paid"
-        else:
-            reversed_entry = item.event
-            assert reversed_entry is not None  # without a payout, `stale` only holds reversed ledger entries
-            reason = f"Ledger entry {reversed_entry.event_id} was reversed"
+        reason = _no_longer_expected_reason(item)
         item.status = ExpectedDeposit.Status.CANCELLED
         item.cancelled_reason = reason[:255]
         item.cancelled_at = now
@@ -179,6 +185,20 @@ def expected_deposits_sync(*, entity: Entity | None = None) -> SyncResult:
         if active is not None:
             _set_flag(active, reason=f"Matched to an item no longer expected: {reason}"[:255], actor=None)
             flagged += 1
+    return cancelled, flagged
+
+
+@transaction.atomic
+def expected_deposits_sync(*, entity: Entity | None = None) -> SyncResult:
+    """Bring expected deposits in line with payouts and the ledger; idempotent.
+
+    New: paid payouts (Stripe, Gumroad, entered by hand) and manual ledger payments marked
+    `expects_deposit`. No longer expected: a payout that failed or was cancelled after it was
+    paid, a manual entry that was reversed. If such an item was already matched, the match
+    stays (a person decides) but is flagged.
+    """
+    created = _create_new_expectations(entity)
+    cancelled, flagged = _cancel_stale_expectations(entity)
     return SyncResult(created, cancelled, flagged)
 
 

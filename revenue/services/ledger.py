@@ -204,38 +204,32 @@ def _contains_nul(value: object) -> bool:
     return False
 
 
-@transaction.atomic
-def revenue_event_record(*, entry: LedgerEntry, entity: Entity | None = None) -> RecordResult:
-    """Record one money movement idempotently: insert, or return the existing row.
-
-    Safe under concurrency: a racing insert of the same event_id waits on the
-    unique index and then returns the winner's row, never an IntegrityError.
-    The outbox row is written only by the insert that created the ledger row.
-    """
-    entry = _validate(entry)
-    existing = RevenueEvent.objects.filter(event_id=entry.event_id).select_related("entity").first()
-    if existing is not None:
-        return RecordResult(existing, False, existing.entity_source != RevenueEvent.EntitySource.UNRESOLVED)
-
+def _entity_resolution(entry: LedgerEntry, entity: Entity | None) -> EntityResolution:
+    """The caller's explicit entity, else the configured rules (revenue.services.entity_resolve)."""
     if entity is not None:
-        resolution = EntityResolution(entity, RevenueEvent.EntitySource.EXPLICIT)
-    else:
-        resolution = entity_resolve(
-            entity_hint=entry.entity_hint,
-            stripe_account=entry.stripe_account,
-            product_id=entry.product_id,
-            buyer_hint=entry.buyer_entity_hint,
-        )
-    reverses = None
-    if entry.reverses_event_id:
-        reverses = RevenueEvent.objects.filter(event_id=entry.reverses_event_id).first()
-        if reverses is None:
-            raise ApplicationError(
-                f"No ledger row '{entry.reverses_event_id}' to reverse", code="reverse_target_missing"
-            )
+        return EntityResolution(entity, RevenueEvent.EntitySource.EXPLICIT)
+    return entity_resolve(
+        entity_hint=entry.entity_hint,
+        stripe_account=entry.stripe_account,
+        product_id=entry.product_id,
+        buyer_hint=entry.buyer_entity_hint,
+    )
+
+
+def _reversal_target(entry: LedgerEntry) -> RevenueEvent | None:
+    if not entry.reverses_event_id:
+        return None
+    reverses = RevenueEvent.objects.filter(event_id=entry.reverses_event_id).first()
+    if reverses is None:
+        raise ApplicationError(f"No ledger row '{entry.reverses_event_id}' to reverse", code="reverse_target_missing")
+    return reverses
+
+
+def _new_ledger_row(entry: LedgerEntry, resolution: EntityResolution, *, reverses: RevenueEvent | None) -> RevenueEvent:
+    """The unsaved ledger row for a validated entry, with its USD conversion."""
     usd_cents, fx_rate, fx_source = _usd_conversion(entry, entry.currency)
     now = timezone.now()
-    event = RevenueEvent(
+    return RevenueEvent(
         event_id=entry.event_id,
         provider=entry.provider,
         event_type=entry.event_type,
@@ -259,6 +253,23 @@ def revenue_event_record(*, entry: LedgerEntry, entity: Entity | None = None) ->
         description=entry.description,
         reverses=reverses,
     )
+
+
+@transaction.atomic
+def revenue_event_record(*, entry: LedgerEntry, entity: Entity | None = None) -> RecordResult:
+    """Record one money movement idempotently: insert, or return the existing row.
+
+    Safe under concurrency: a racing insert of the same event_id waits on the
+    unique index and then returns the winner's row, never an IntegrityError.
+    The outbox row is written only by the insert that created the ledger row.
+    """
+    entry = _validate(entry)
+    existing = RevenueEvent.objects.filter(event_id=entry.event_id).select_related("entity").first()
+    if existing is not None:
+        return RecordResult(existing, False, existing.entity_source != RevenueEvent.EntitySource.UNRESOLVED)
+
+    resolution = _entity_resolution(entry, entity)
+    event = _new_ledger_row(entry, resolution, reverses=_reversal_target(entry))
     try:
         with transaction.atomic():
             event.save(force_insert=True)

@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import socket
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
@@ -345,90 +339,18 @@ def test_the_progress_page_and_json_need_staff(staff_client, settings):
 
 # --- a real worker --------------------------------------------------------------------------------------
 
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-def wait_for(condition, what: str, worker: subprocess.Popen, log: Path, timeout: float = TIMEOUT_SECONDS):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if worker.poll() is not None:
-            pytest.fail(f"the worker exited with {worker.returncode}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}; worker log:\n{log.read_text()[-3000:]}")
-
-
-def _drop_cached_producers(app) -> None:
-    """The app caches its producer pool with the broker URL of its first use; forget it (kombu's own
-    pools are shared by URL and stay open for the next test)."""
-    app._pool = None
-    app.amqp._producer_pool = None
+WORKER_BATCH_ROWS = 500
 
 
 @pytest.fixture
-def real_worker(settings, tmp_path):
-    """A Celery worker process (solo pool) against the test Redis; the web side sends to the same Redis."""
-    redis_url = os.environ.get("TEST_REDIS_URL")
-    if not redis_url:
-        pytest.fail("TEST_REDIS_URL is not set: run the suite with scripts/test.sh")
-    port = os.environ["TEST_REDIS_PORT"]
-    subprocess.run(["redis-cli", "-p", port, "FLUSHALL"], capture_output=True, timeout=10, check=False)
-    from branchberg.celery import app
-
-    settings.CELERY_TASK_ALWAYS_EAGER = False  # Celery reads Django settings lazily
-    settings.CELERY_BROKER_URL = redis_url
-    _drop_cached_producers(app)
-    log = tmp_path / "worker.log"
-    batch_rows = "500"
-    env = {
-        **os.environ,
-        "CELERY_BROKER_URL": redis_url,
-        "DATABASE_URL": database_url(),
-        "IMPORT_JOB_BATCH_ROWS": batch_rows,
-    }
-    with log.open("w") as output:
-        worker = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                "-A",
-                "branchberg",
-                "worker",
-                "--pool=solo",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-                "--loglevel=INFO",
-                f"--hostname=uploads-test-{os.getpid()}@%h",
-            ],
-            cwd=django_settings.BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(lambda: " ready." in log.read_text(), "the worker to start", worker, log)
-        yield {"process": worker, "log": log, "batch_rows": int(batch_rows)}
-    finally:
-        _drop_cached_producers(app)
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-        subprocess.run(["redis-cli", "-p", port, "FLUSHALL"], capture_output=True, timeout=10, check=False)
+def real_worker(real_celery_worker):
+    """A real Celery worker with small import batches, so a cancel lands mid-file."""
+    return real_celery_worker(IMPORT_JOB_BATCH_ROWS=str(WORKER_BATCH_ROWS))
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_imports_cancel_stops_it_and_the_ledger_is_exact(real_worker, staff_client):
-    worker, log = real_worker["process"], real_worker["log"]
     content, valid, _ = ledger_csv(30_000, tag="worker", pad=40)
     assert len(content) > 3 * 1024 * 1024
     job = _job_from(_post_ledger(staff_client, content, "worker.csv"))
@@ -437,24 +359,22 @@ def test_a_real_worker_imports_cancel_stops_it_and_the_ledger_is_exact(real_work
     def progress() -> dict:
         return staff_client.get(progress_url).json()
 
-    first = wait_for(lambda: (p := progress())["rows_done"] > 0 and p, "the first batch", worker, log)
+    first = real_worker.wait_for(lambda: (p := progress())["rows_done"] > 0 and p, "the first batch")
     assert first["status"] == "running" and first["total_rows"] == 30_000 and 0 < first["percent"] < 100
     assert staff_client.post(reverse("admin:revenue_importjob_cancel", args=[job.pk])).status_code == 302
-    done = wait_for(lambda: (p := progress())["finished"] and p, "the cancel", worker, log)
+    done = real_worker.wait_for(lambda: (p := progress())["finished"] and p, "the cancel")
     assert done["status"] == "cancelled", done
-    assert 0 < done["booked"] < valid and done["rows_done"] % real_worker["batch_rows"] == 0
+    assert 0 < done["booked"] < valid and done["rows_done"] % WORKER_BATCH_ROWS == 0
     imported = RevenueEvent.objects.filter(event_id__startswith="manual:worker-")
     assert imported.count() == done["booked"]  # exactly the batches that committed before the cancel
     assert f"{done['booked']} added and kept" in done["message"]
 
     # the same file again, to the end: only the rest is added
     again = _job_from(_post_ledger(staff_client, content, "worker.csv"))
-    final = wait_for(
+    final = real_worker.wait_for(
         lambda: (p := staff_client.get(reverse("admin:revenue_importjob_progress", args=[again.pk])).json())["finished"]
         and p,
         "the second import",
-        worker,
-        log,
     )
     assert final["status"] == "done", final
     assert final["booked"] == valid - done["booked"] and final["skipped"] == done["booked"]
@@ -489,8 +409,6 @@ def test_a_19_mb_ledger_csv_through_chromium_shows_a_progress_bar(
     assert 18 * 1024 * 1024 < len(content) < 20 * 1024 * 1024, len(content)
     path = tmp_path / "ledger-19mb.csv"
     path.write_bytes(content)
-    worker, log = real_worker["process"], real_worker["log"]
-
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
     context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
@@ -506,7 +424,7 @@ def test_a_19_mb_ledger_csv_through_chromium_shows_a_progress_bar(
             text = page.locator("#import-percent").inner_text().rstrip("%")
             return text.isdigit() and 20 <= int(text) <= 80
 
-        wait_for(mid_way, "the progress bar to reach 20%", worker, log)
+        real_worker.wait_for(mid_way, "the progress bar to reach 20%")
         page.screenshot(path=shots[0], full_page=True)
         page.wait_for_selector("text=Import finished", timeout=600_000)  # a loaded CI machine is slow
         page.screenshot(path=shots[1], full_page=True)
