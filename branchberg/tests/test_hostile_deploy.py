@@ -226,6 +226,7 @@ def _procfile(root: Path) -> dict[str, str]:
     return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
+@pytest.mark.slow
 def test_a_fresh_checkout_built_and_started_as_the_deploy_does_serves_admin_and_docs(django_db_setup, tmp_path):
     """`git archive HEAD` (what the platform receives: committed files, no staticfiles/), the build command
     from railway.json, then the Procfile's `web` command with production settings, on loopback.

@@ -64,6 +64,7 @@ def full_key(db, settings):
     return raw
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(

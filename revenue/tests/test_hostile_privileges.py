@@ -134,6 +134,7 @@ def _book_through_the_app_role(app_url: str) -> dict:
     return json.loads(lines[-1].removeprefix("RESULT "))
 
 
+@pytest.mark.slow  # a manage.py subprocess as the app role
 def test_the_app_role_books_through_the_services_but_cannot_rewrite(app_url, app_db):
     result = _book_through_the_app_role(app_url)
     assert result["user"] == "branchberg_app" and result["ledger_writable"] == "on"
@@ -253,6 +254,7 @@ def test_the_owner_migrations_apply_backwards_and_forwards(app_db):
     assert not app_db.execute("SELECT has_table_privilege('revenue_events', 'DELETE')").fetchone()[0]
 
 
+@pytest.mark.slow  # a manage.py subprocess as the app role
 def test_maintenance_as_the_app_role_is_refused_with_a_sentence(app_url):
     done = subprocess.run(
         [sys.executable, "manage.py", "rebuild_revenue_rollup"],
@@ -283,6 +285,7 @@ def test_granting_to_a_missing_or_privileged_role_says_what_to_do(entities):
             cursor.execute("DROP ROLE branchberg_too_strong")
 
 
+@pytest.mark.slow  # a manage.py subprocess as the app role
 def test_the_bulk_csv_import_works_as_the_app_role(app_url, entities):
     """The fast path (COPY into a temp table, INSERT ... ON CONFLICT DO NOTHING) needs no more than INSERT."""
     done = subprocess.run(

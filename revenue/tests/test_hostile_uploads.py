@@ -203,6 +203,7 @@ def test_the_import_forms_carry_the_limit_for_the_browser_check(staff_client):
 # --- background imports, eager tasks ----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # multi-MB files
 @pytest.mark.django_db
 def test_a_multi_mb_ledger_csv_is_imported_in_the_background_with_row_errors(
     staff_client, staff_user, settings, django_capture_on_commit_callbacks
@@ -251,6 +252,7 @@ def test_a_small_file_keeps_the_in_request_preview(staff_client):
     assert not ImportJob.objects.exists()
 
 
+@pytest.mark.slow  # multi-MB files
 @pytest.mark.django_db
 def test_a_bank_statement_is_imported_in_the_background_across_batches(
     staff_client, entities, settings, django_capture_on_commit_callbacks

@@ -227,6 +227,7 @@ def instants() -> list[datetime]:
     return found
 
 
+@pytest.mark.slow
 def test_totals_equal_a_direct_query_at_any_instant(random_ledger, entities):
     checked = 0
     for as_of in instants():

@@ -51,6 +51,7 @@ def _nets(row: RevenueSummary) -> Counter:
     return Counter({currency: m["net_cents"] for currency, m in row.by_currency.items()})
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(month=st.sampled_from(MONTHS), drawn=events)
 def test_weekly_and_monthly_equal_their_dailies_and_net_equals_the_ledger(entities, month, drawn):
