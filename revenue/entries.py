@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+# Metadata key on a manual payment (a PO or contract paid by wire or check) that a bank deposit
+# should explain: written by the "Record offline payment" form, read by reconciliation.
+EXPECTS_BANK_DEPOSIT = "expects_bank_deposit"
+
 
 @dataclass(frozen=True)
 class LedgerEntry:

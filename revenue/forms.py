@@ -13,6 +13,7 @@ from django.template.defaultfilters import filesizeformat
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from .business_time import business_today
+from .entries import EXPECTS_BANK_DEPOSIT
 from .models import Entity, Payout, RevenueEvent
 from .money import (
     ISO_4217_CODES,
@@ -136,7 +137,7 @@ class ManualEntryForm(forms.Form):
             "currency": event.currency,
             "received_on": event.metadata.get("received_on") or event.occurred_at.date(),
             "description": event.description,
-            "expects_bank_deposit": event.metadata.get("expects_bank_deposit", False),
+            "expects_bank_deposit": event.metadata.get(EXPECTS_BANK_DEPOSIT, False),
         }
 
 

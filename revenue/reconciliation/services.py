@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from revenue.business_time import business_date_of
+from revenue.entries import EXPECTS_BANK_DEPOSIT
 from revenue.errors import ApplicationError, Conflict
 from revenue.models import Entity, Payout, RevenueEvent
 
@@ -82,7 +83,7 @@ def _manual_hints(event: RevenueEvent) -> list[str]:
 
 
 def _expects_deposit() -> Q:
-    return Q(metadata__expects_deposit=True) | Q(metadata__expects_deposit="true")
+    return Q(**{f"metadata__{EXPECTS_BANK_DEPOSIT}": True}) | Q(**{f"metadata__{EXPECTS_BANK_DEPOSIT}": "true"})
 
 
 def _expected_from_payout(payout: Payout) -> ExpectedDeposit:
@@ -121,7 +122,7 @@ def _expected_from_manual_entry(event: RevenueEvent) -> ExpectedDeposit:
 
 
 def _create_new_expectations(entity: Entity | None) -> int:
-    """Paid payouts and manual payments marked `expects_deposit` that have no expected deposit yet."""
+    """Paid payouts and manual payments marked `expects_bank_deposit` that have no expected deposit yet."""
     payouts = Payout.objects.filter(status=Payout.Status.PAID, expected_deposit__isnull=True)
     events = RevenueEvent.objects.filter(
         _expects_deposit(),
@@ -193,7 +194,7 @@ def expected_deposits_sync(*, entity: Entity | None = None) -> SyncResult:
     """Bring expected deposits in line with payouts and the ledger; idempotent.
 
     New: paid payouts (Stripe, Gumroad, entered by hand) and manual ledger payments marked
-    `expects_deposit`. No longer expected: a payout that failed or was cancelled after it was
+    `expects_bank_deposit`. No longer expected: a payout that failed or was cancelled after it was
     paid, a manual entry that was reversed. If such an item was already matched, the match
     stays (a person decides) but is flagged.
     """

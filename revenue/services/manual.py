@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 
 from ..audit import event_snapshot, ledger_audit_record
 from ..business_time import business_local, business_today, business_zone
-from ..entries import LedgerEntry
+from ..entries import EXPECTS_BANK_DEPOSIT, LedgerEntry
 from ..errors import ApplicationError, Conflict
 from ..models import Entity, LedgerAuditEntry, RevenueEvent
 from ..money import CurrencyError, format_money, normalize_currency
@@ -112,7 +112,7 @@ def _record(*, data: ManualEntryData, actor: Actor, extra_metadata: dict[str, An
     metadata = {
         "source": MANUAL_SOURCE,
         "customer_name": data.customer_name.strip(),
-        "expects_bank_deposit": bool(data.expects_bank_deposit),
+        EXPECTS_BANK_DEPOSIT: bool(data.expects_bank_deposit),
         "received_on": data.received_on.isoformat(),
         "entered_by": actor.get_username() if actor is not None and actor.is_authenticated else "",
         **(extra_metadata or {}),

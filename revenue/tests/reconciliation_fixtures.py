@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from revenue.entries import EXPECTS_BANK_DEPOSIT
 from revenue.models import Payout
 from revenue.services import revenue_event_record
 from revenue.tests.factories import ledger_entry
@@ -84,7 +85,7 @@ def june_scenario(entities) -> dict:
             reference="PO-4471",
             customer_email="ap@northwind.example",
             occurred_at=datetime(2026, 6, 10, 15, 0, tzinfo=UTC),
-            metadata={"expects_deposit": True, "customer_name": "Northwind Traders"},
+            metadata={EXPECTS_BANK_DEPOSIT: True, "customer_name": "Northwind Traders"},
             entity_hint="aplus-enterprise",
         )
     ).event

@@ -251,3 +251,35 @@ def test_window_is_configurable(june, settings):
     assert _active_match(gumroad) is None
     assert _active_match(ExpectedDeposit.objects.get(reference="po_A")) is not None
     assert summary.auto_matched == 3  # po_A, po_C, and the po_D + po_E bundle (all same day)
+
+
+def test_a_po_recorded_through_the_form_expecting_a_deposit_is_matched_by_its_wire(staff_client, entities):
+    """The form and reconciliation share one metadata key: the PO becomes an expected deposit."""
+    from django.urls import reverse
+
+    form = {
+        "entity": entities["legacy-unchained"].pk,
+        "customer_email": "ap@contoso.example",
+        "customer_name": "Contoso",
+        "reference": "PO-9001",
+        "amount": "8,250.00",
+        "currency": "USD",
+        "received_on": "2026-06-10",
+        "description": "Consulting, June",
+    }
+    no_deposit = {**form, "reference": "PO-9002"}  # the box left unticked: nothing is expected
+    for data in ({**form, "expects_bank_deposit": "on"}, no_deposit):
+        assert staff_client.post(reverse("admin:revenue_revenueevent_record"), data).status_code == 302
+
+    assert services.expected_deposits_sync().created == 1
+    expected = ExpectedDeposit.objects.get()
+    assert (expected.source, expected.amount_cents, expected.reference) == ("manual", 825000, "PO-9001")
+    assert (expected.entity, expected.expected_on) == (entities["legacy-unchained"], date(2026, 6, 10))
+
+    wire = "Details,Posting Date,Description,Amount,Type,Balance,Check or Slip #\n"
+    wire += "CREDIT,06/12/2026,WIRE FROM CONTOSO PO-9001,8250.00,WIRE_INCOMING,,\n"
+    summary = bank_statement_import(
+        content=wire.encode(), layout="chase", entity=entities["legacy-unchained"], statement_name="wire.csv"
+    )
+    assert (summary.new, summary.auto_matched) == (1, 1)
+    assert _active_match(expected) is not None
