@@ -5,11 +5,14 @@ No database here, so the rules are unit-tested directly and the services stay th
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from difflib import SequenceMatcher
 from itertools import combinations
+
+from revenue.money import format_money
 
 SOURCE_WORDS = {"stripe_payout": ("STRIPE",), "gumroad_payout": ("GUMROAD",)}
 # Candidates considered per item when looking for an exact-sum split; keeps combinations bounded.
@@ -111,16 +114,18 @@ def description_similarity(expected: Expected, description: str) -> float:
 
 def score_candidate(expected: Expected, deposit: Deposit, *, window: int) -> Candidate:
     """0-100: half amount (exact = full, linear to zero at 10% off), 30 date (zero at twice the window),
-    20 description."""
+    20 description. Rounded down, so only an exact match (amount, day and description) scores 100."""
     difference = deposit.amount_cents - expected.amount_cents
     base = max(abs(expected.amount_cents), 1)
     amount_part = 1.0 if difference == 0 else max(0.0, 1 - (abs(difference) / base) * 10)
     days = business_days_between(expected.on, deposit.on)
     date_part = max(0.0, 1 - days / max(2 * window, 1))
     similarity = description_similarity(expected, deposit.description)
-    score = round(50 * amount_part + 30 * date_part + 20 * similarity)
+    score = math.floor(50 * amount_part + 30 * date_part + 20 * similarity)
     reasons = []
-    reasons.append("amount exact" if difference == 0 else f"amount differs by {difference:+d} minor units")
+    sign = "+" if difference > 0 else ""
+    differs = f"amount differs by {sign}{format_money(difference, expected.currency)}"
+    reasons.append("amount exact" if difference == 0 else differs)
     reasons.append(f"{days} business day{'s' if days != 1 else ''} apart")
     fits = description_fits(expected, deposit.description)
     reasons.append("description fits" if fits else f"description {round(similarity * 100)}% similar")

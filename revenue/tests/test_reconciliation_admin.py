@@ -50,7 +50,7 @@ def test_page_shows_expected_deposited_matched_unmatched_and_differences(
     po_f = ExpectedDeposit.objects.get(reference="po_F")
     deposit = BankDeposit.objects.get(amount_cents=97950)
     assert f'value="match:{po_f.pk}:{deposit.pk}"' in html
-    assert "amount differs by -50 minor units" in html
+    assert "amount differs by -0.50 USD" in html
     assert "contents: 2 ledger rows" in html and "ties out" in html
     assert len(re.findall(r'<tr id="match-', html)) == 7
 

@@ -141,12 +141,12 @@ def test_business_days_and_window():
     assert matching.business_days_before(mon, 5) == date(2026, 6, 1)
 
 
-def _e(pk, cents, on, source="stripe_payout", hints=()):
-    return matching.Expected(pk, cents, "USD", on, source, hints)
+def _e(pk, cents, on, source="stripe_payout", hints=(), currency="USD"):
+    return matching.Expected(pk, cents, currency, on, source, hints)
 
 
-def _d(pk, cents, on, description="STRIPE TRANSFER"):
-    return matching.Deposit(pk, cents, "USD", on, description)
+def _d(pk, cents, on, description="STRIPE TRANSFER", currency="USD"):
+    return matching.Deposit(pk, cents, currency, on, description)
 
 
 def test_auto_match_rules_need_amount_window_and_description():
@@ -183,4 +183,16 @@ def test_candidate_scores_order_near_misses():
     near = matching.score_candidate(expected, _d(1, 97950, date(2026, 6, 23)), window=5)
     far = matching.score_candidate(expected, _d(2, 25000, date(2026, 6, 18), "REMOTE DEPOSIT"), window=5)
     assert near.score > 90 > 40 > far.score
-    assert near.reasons[0] == "amount differs by -50 minor units"
+    assert near.reasons[0] == "amount differs by -0.50 USD"
+
+
+def test_only_an_exact_match_scores_100():
+    day = date(2026, 6, 22)
+    expected = _e("f", 50000, day)
+    exact = matching.score_candidate(expected, _d(1, 50000, day, "STRIPE TRANSFER"), window=5)
+    near = matching.score_candidate(expected, _d(2, 49950, day, "STRIPE TRANSFER"), window=5)
+    assert exact.score == 100 and exact.reasons[0] == "amount exact"
+    assert near.score == 99  # 99.5 before: shown as 100, the score of an exact match
+    assert near.reasons[0] == "amount differs by -0.50 USD"
+    over = matching.score_candidate(_e("y", 5000, day, currency="JPY"), _d(3, 5100, day, currency="JPY"), window=5)
+    assert over.reasons[0] == "amount differs by +100 JPY"
