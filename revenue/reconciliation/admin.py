@@ -238,6 +238,15 @@ class BankDepositAdmin(BackgroundImportMixin, ImportMixin, admin.ModelAdmin):
                     score=int(score) if score and score.isdigit() else None,
                 )
                 messages.success(request, f"Matched: {self._match_summary(match)}.")
+            elif verb == "add_entry":
+                match = services.deposit_book_as_entry(
+                    deposit_id=rest,
+                    kind=request.POST.get(f"entry-kind-{rest}", ""),
+                    counterparty=request.POST.get(f"entry-counterparty-{rest}", ""),
+                    reason=request.POST.get(f"entry-reason-{rest}", ""),
+                    user=user,
+                )
+                messages.success(request, f"Added to the ledger and matched: {self._match_summary(match)}.")
             elif verb == "unmatch":
                 match = get_object_or_404(DepositMatch, pk=rest, entity=entity)
                 services.deposit_unmatch(match=match, user=user, note=note)

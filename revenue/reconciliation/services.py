@@ -20,6 +20,7 @@ from revenue.business_time import business_date_of
 from revenue.entries import EXPECTS_BANK_DEPOSIT
 from revenue.errors import ApplicationError, Conflict
 from revenue.models import Entity, Payout, RevenueEvent
+from revenue.services.manual import ManualEntryData, manual_entry_create
 
 from . import matching
 from .bank_formats import BankDepositResource, StatementError, statement_dataset
@@ -410,6 +411,54 @@ def deposit_match(
         raise ApplicationError("Some of the chosen items do not exist", code="match_unknown_items")
     return _match_create(
         deposits=deposits, expected=expected, user=user, method=DepositMatch.Method.MANUAL, note=note, score=score
+    )
+
+
+@transaction.atomic
+def deposit_book_as_entry(
+    *, deposit_id: str | UUID, kind: str, counterparty: str, reason: str, user: User | None
+) -> DepositMatch:
+    """A bank deposit no payout or PO explains (a check, a wire, an old Stripe payout) becomes a
+    manual ledger entry dated the day it was posted and is matched to it, in one step: QuickBooks'
+    bank-feed "Add". The entry and the match are audited; reversing the entry flags the match.
+    """
+    deposit = BankDeposit.objects.select_for_update().select_related("entity").filter(pk=deposit_id).first()
+    if deposit is None:
+        raise ApplicationError("That bank deposit does not exist", code="match_unknown_items")
+    if DepositMatchItem.objects.filter(deposit=deposit, active=True).exists():
+        raise Conflict("This deposit is already matched; undo that match first", code="already_matched")
+    counterparty, reason = counterparty.strip(), reason.strip()
+    if not counterparty or not reason:
+        raise ApplicationError(
+            "To add a deposit as a ledger entry, name who paid and say what the money is for",
+            code="deposit_entry_incomplete",
+        )
+    data = ManualEntryData(
+        entity=deposit.entity,
+        reference=f"BANK-{deposit.posted_on:%Y%m%d}-{str(deposit.pk)[:8]}",
+        amount_cents=deposit.amount_cents,
+        currency=deposit.currency,
+        received_on=deposit.posted_on,
+        customer_name=counterparty,
+        description=reason,
+        kind=kind,
+    )
+    event = manual_entry_create(
+        data=data,
+        actor=user,
+        extra_metadata={"bank_deposit_id": str(deposit.pk), "bank_description": deposit.description},
+    )
+    expected = _expected_from_manual_entry(event)
+    expected.save()
+    if deposit.flagged_at:  # the question the flag asked is answered
+        reconciliation_unflag(target=deposit, user=user, note=f"Added as ledger entry {event.event_id}")
+    return _match_create(
+        deposits=[deposit],
+        expected=[expected],
+        user=user,
+        method=DepositMatch.Method.MANUAL,
+        note=f"Added as ledger entry {event.event_id}: {reason}",
+        score=100,
     )
 
 

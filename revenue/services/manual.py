@@ -37,6 +37,9 @@ MANUAL_SOURCE = "manual:form"
 RECEIVED_AT_LOCAL_TIME = time(12, 0)
 
 
+MANUAL_KINDS = (RevenueEvent.Kind.PAYMENT, RevenueEvent.Kind.ADJUSTMENT)
+
+
 @dataclass(frozen=True)
 class ManualEntryData:
     entity: Entity
@@ -48,6 +51,8 @@ class ManualEntryData:
     customer_name: str = ""
     description: str = ""
     expects_bank_deposit: bool = True
+    # What the money is: a customer's payment (the form), or other income booked from a bank deposit.
+    kind: str = RevenueEvent.Kind.PAYMENT
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,10 @@ def _validate(data: ManualEntryData) -> str:
         currency = normalize_currency(data.currency)
     except CurrencyError as exc:
         raise ApplicationError(str(exc), code="invalid_currency") from None
+    if data.kind not in MANUAL_KINDS:
+        raise ApplicationError(
+            f"A manual entry is a payment or an adjustment, not '{data.kind}'", code="invalid_manual_kind"
+        )
     if isinstance(data.amount_cents, bool) or not isinstance(data.amount_cents, int) or data.amount_cents <= 0:
         raise ApplicationError("The amount received must be more than zero", code="invalid_amount")
     if data.received_on > business_today():
@@ -122,7 +131,7 @@ def _record(*, data: ManualEntryData, actor: Actor, extra_metadata: dict[str, An
             event_id=event_id,
             provider=RevenueEvent.Provider.MANUAL,
             event_type=MANUAL_EVENT_TYPE,
-            kind=RevenueEvent.Kind.PAYMENT,
+            kind=data.kind,
             amount_cents=data.amount_cents,
             currency=currency,
             occurred_at=received_on_to_instant(data.received_on),
@@ -140,9 +149,11 @@ def _record(*, data: ManualEntryData, actor: Actor, extra_metadata: dict[str, An
 
 
 @transaction.atomic
-def manual_entry_create(*, data: ManualEntryData, actor: Actor = None) -> RevenueEvent:
+def manual_entry_create(
+    *, data: ManualEntryData, actor: Actor = None, extra_metadata: dict[str, Any] | None = None
+) -> RevenueEvent:
     """Record an offline payment (contract, purchase order) as a provider `manual` ledger row."""
-    event = _record(data=data, actor=actor)
+    event = _record(data=data, actor=actor, extra_metadata=extra_metadata)
     ledger_audit_record(
         action=LedgerAuditEntry.Action.CREATE,
         actor=actor,

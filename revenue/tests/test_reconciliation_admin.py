@@ -213,3 +213,69 @@ def test_changelists_of_the_reconciliation_models_render(staff_client, imported)
         assert response.status_code == 200, name
     match = DepositMatch.objects.first()
     assert staff_client.get(reverse("admin:revenue_depositmatch_change", args=[match.pk])).status_code == 200
+
+
+def test_an_unexplained_deposit_is_added_as_a_ledger_entry_and_matched_in_one_step(staff_client, imported):
+    from datetime import date
+
+    from revenue.business_time import business_date_of
+    from revenue.models import LedgerAuditEntry, RevenueEvent
+    from revenue.reconciliation.services import reconciliation_flag
+
+    check = BankDeposit.objects.get(description="MOBILE DEPOSIT REF 0012")
+    reconciliation_flag(target=check, reason="No invoice found yet", user=None)
+    url = reverse(PAGE) + JUNE
+    html = staff_client.get(url).content.decode()
+    assert f'value="add_entry:{check.pk}"' in html
+    bridge = re.sub(r"\s+", " ", html[html.index('id="bridge-USD"') : html.index('id="ledger-USD"')])
+    assert "with no source (4)" in bridge
+
+    incomplete = staff_client.post(url, {"op": f"add_entry:{check.pk}", f"entry-kind-{check.pk}": "payment"})
+    assert "name who paid and say what the money is for" in " ".join(_messages(incomplete))
+    assert not RevenueEvent.objects.filter(metadata__bank_deposit_id=str(check.pk)).exists()
+
+    form = {
+        "op": f"add_entry:{check.pk}",
+        f"entry-kind-{check.pk}": "payment",
+        f"entry-counterparty-{check.pk}": "Fabrikam",
+        f"entry-reason-{check.pk}": "Check 1042 for invoice 77",
+    }
+    added = staff_client.post(url, form)
+    assert "Added to the ledger and matched: 95.00 USD deposited for 95.00 USD expected" in " ".join(_messages(added))
+    event = RevenueEvent.objects.get(metadata__bank_deposit_id=str(check.pk))
+    assert (event.provider, event.kind, event.amount_cents, event.currency) == ("manual", "payment", 9500, "USD")
+    assert business_date_of(event.occurred_at) == date(2026, 6, 15)  # the day the bank posted it
+    assert event.metadata["customer_name"] == "Fabrikam" and event.description == "Check 1042 for invoice 77"
+    assert LedgerAuditEntry.objects.get(event=event).actor.username == "staff"
+    match = DepositMatch.objects.get(items__deposit=check, items__active=True)
+    assert (match.method, match.difference_cents, match.created_by.username) == ("manual", 0, "staff")
+    assert ReconciliationAction.objects.filter(match=match, action="match").exists()
+    check.refresh_from_db()
+    assert check.flagged_at is None and ReconciliationAction.objects.filter(deposit=check, action="unflag").exists()
+
+    html = staff_client.get(url).content.decode()
+    bridge = re.sub(r"\s+", " ", html[html.index('id="bridge-USD"') : html.index('id="ledger-USD"')])
+    assert "with no source (3)" in bridge and "does not balance" not in bridge
+
+    again = staff_client.post(url, form)  # a double submit books nothing twice
+    assert "already matched" in " ".join(_messages(again))
+    assert RevenueEvent.objects.filter(metadata__bank_deposit_id=str(check.pk)).count() == 1
+
+
+def test_a_deposit_is_added_only_as_a_payment_or_an_adjustment(staff_client, imported):
+    from revenue.models import RevenueEvent
+
+    line = "Details,Posting Date,Description,Amount,Type,Balance,Check or Slip #\n"
+    line += "CREDIT,06/30/2026,INTEREST PAYMENT,1.23,ACH_CREDIT,,\n"
+    bank_statement_import(content=line.encode(), layout="chase", entity=imported["entity"])
+    interest = BankDeposit.objects.get(description="INTEREST PAYMENT")
+    url = reverse(PAGE) + JUNE
+    form = {
+        "op": f"add_entry:{interest.pk}",
+        f"entry-counterparty-{interest.pk}": "Bank",
+        f"entry-reason-{interest.pk}": "Interest",
+    }
+    refused = staff_client.post(url, {**form, f"entry-kind-{interest.pk}": "refund"})
+    assert "a payment or an adjustment, not 'refund'" in " ".join(_messages(refused))
+    staff_client.post(url, {**form, f"entry-kind-{interest.pk}": "adjustment"})
+    assert RevenueEvent.objects.get(metadata__bank_deposit_id=str(interest.pk)).kind == "adjustment"

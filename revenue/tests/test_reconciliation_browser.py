@@ -51,6 +51,23 @@ def test_reconciliation_page_screenshot(
 
     path = artifacts_dir / "reconciliation_page.png"
     page.screenshot(path=str(path), full_page=True)
+
+    # the accountant adds an unexplained check as a ledger entry: booked and matched in one step
+    row = page.locator("#deposit-table tr", has_text="MOBILE DEPOSIT REF 0012")
+    row.locator("summary", has_text="Add as ledger entry").click()
+    row.locator("select").select_option("payment")
+    row.locator("input[name^=entry-counterparty]").fill("Fabrikam")
+    row.locator("input[name^=entry-reason]").fill("Check 1042, invoice 77")
+    added_path = artifacts_dir / "reconciliation_add_entry_form.png"
+    row.screenshot(path=str(added_path))
+    row.get_by_role("button", name="Add and match").click()
+    page.wait_for_load_state()
+    assert page.locator(".messagelist").inner_text().startswith("Added to the ledger and matched: 95.00 USD")
+    assert page.locator("#match-table tbody tr").count() == 9
+    assert "flagged" not in row.inner_text()  # the flag's question is answered
+    matched_path = artifacts_dir / "reconciliation_after_add_entry.png"
+    page.screenshot(path=str(matched_path), full_page=True)
     context.close()
-    print(f"screenshot: {path}")
+    for shot in (path, added_path, matched_path):
+        print(f"screenshot: {shot}")
     assert path.stat().st_size > 20_000
