@@ -3,6 +3,7 @@ and the reconciliation page. Thin: every change goes through revenue.reconciliat
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -26,7 +27,15 @@ from revenue.models import Entity, ImportJob
 from revenue.money import CurrencyError, format_money, normalize_currency
 
 from . import selectors, services
-from .bank_formats import MAPPING_KEYS, STATEMENT_FORMATS, BankDepositResource, StatementError, parse_mapping
+from .bank_formats import (
+    LAYOUT_TITLES,
+    MAPPING_KEYS,
+    STATEMENT_FORMATS,
+    BankDepositResource,
+    StatementError,
+    parse_mapping,
+    sniff_layout,
+)
 from .models import BankDeposit, DepositMatch, DepositMatchItem, ExpectedDeposit, ReconciliationAction
 
 
@@ -55,7 +64,42 @@ class _StatementOptions(forms.Form):
 
 
 class StatementImportForm(UploadLimitFormMixin, ImportForm, _StatementOptions):
-    pass
+    """The format may be left empty: the file's first lines say which layout it is (`sniff_layout`).
+    A format chosen that the file plainly is not is refused with the one it is."""
+
+    def __init__(self, formats, resources, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.layout_keys = [f.layout_key for f in formats]
+        self.fields["format"].required = False
+        self.fields["format"].choices = [("", "Recognise it from the file"), *self.fields["format"].choices[1:]]
+        self.layout_label = ""
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("import_file")
+        if upload is None:
+            return data
+        head = upload.read(65536)
+        upload.seek(0)
+        recognised = sniff_layout(head)
+        chosen = self.layout_keys[int(data["format"])] if data.get("format") not in (None, "") else None
+        if chosen is None and recognised is None:
+            self.add_error(
+                "format",
+                f"This file matches none of the layouts ({', '.join(LAYOUT_TITLES.values())}): "
+                "choose one, or Generic CSV with a column mapping.",
+            )
+        elif chosen is None:
+            data["format"] = str(self.layout_keys.index(recognised))
+        elif recognised not in (None, chosen) and not (chosen == "generic" and data.get("mapping")):
+            self.add_error(
+                "format",
+                f"This file looks like {LAYOUT_TITLES[recognised]}, not {LAYOUT_TITLES[chosen]}: "
+                f"choose {LAYOUT_TITLES[recognised]} (or leave the format empty).",
+            )
+        if not self.errors:
+            self.layout_label = LAYOUT_TITLES[self.layout_keys[int(data["format"])]]
+        return data
 
 
 class StatementConfirmForm(ConfirmImportForm, _StatementOptions):
@@ -128,8 +172,38 @@ class BankDepositAdmin(BackgroundImportMixin, ImportMixin, admin.ModelAdmin):
         return initial
 
     def get_import_form_initial(self, request):
-        default = Entity.objects.filter(is_default=True).first()
-        return {"entity": default.pk if default else None, "currency": "USD"}
+        """The entity of the reconciliation page the person came from (?entity=slug), else the default."""
+        chosen = Entity.objects.filter(slug=request.GET.get("entity", "")).first()
+        entity = chosen or Entity.objects.filter(is_default=True).first()
+        return {"entity": entity.pk if entity else None, "currency": "USD"}
+
+    @staticmethod
+    def _new_deposit_ids(result) -> list:
+        return [row.object_id for row in result.rows if row.import_type == "new" and row.object_id]
+
+    def add_success_message(self, result, request):
+        """What the statement brought, in the words of the preview, and what matched at once."""
+        matched = DepositMatch.objects.filter(
+            status=DepositMatch.Status.ACTIVE, items__deposit__in=self._new_deposit_ids(result), items__active=True
+        ).distinct()
+        outcomes = Counter(row.row_values.get("outcome", "") for row in result.rows)
+        messages.success(
+            request,
+            f"{outcomes['new deposit']} new deposit(s), {outcomes['already imported']} already imported, "
+            f"{outcomes['not a deposit (money out): ignored']} debit line(s) ignored; "
+            f"{matched.count()} matched automatically.",
+        )
+
+    def process_result(self, result, request):
+        """After confirm: the reconciliation page of the statement's entity and month."""
+        super().process_result(result, request)
+        posted = BankDeposit.objects.filter(pk__in=self._new_deposit_ids(result)).order_by("posted_on")
+        month = posted.values_list("posted_on", flat=True).first() or business_today()
+        query = {"start": month_start(month), "end": month_end(month)}
+        entity = Entity.objects.filter(pk=request.POST.get("entity")).first()
+        if entity is not None:
+            query["entity"] = entity.slug
+        return HttpResponseRedirect(f"{reverse('admin:revenue_bankdeposit_reconciliation')}?{urlencode(query)}")
 
     def get_urls(self):
         return [
@@ -200,7 +274,7 @@ class BankDepositAdmin(BackgroundImportMixin, ImportMixin, admin.ModelAdmin):
                 {"entity": entity.slug, "start": previous_start, "end": month_end(previous_start)}
             ),
             "next_query": urlencode({"entity": entity.slug, "start": next_start, "end": month_end(next_start)}),
-            "import_url": reverse("admin:revenue_bankdeposit_import"),
+            "import_url": f"{reverse('admin:revenue_bankdeposit_import')}?{urlencode({'entity': entity.slug})}",
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/reconciliation/page.html", context)

@@ -108,6 +108,16 @@ LAYOUTS: dict[str, Layout] = {
 }
 
 
+# What a person calls each layout (the import form's choices and its messages).
+LAYOUT_TITLES: dict[str, str] = {
+    "generic": "Generic CSV",
+    "chase": "Chase business checking CSV",
+    "bofa": "Bank of America CSV",
+    "wells_fargo": "Wells Fargo CSV",
+    "ofx": "OFX / QFX file",
+}
+
+
 def parse_mapping(text: str) -> dict[str, str]:
     """'date=Posted On,amount=Credit' -> {'date': 'Posted On', 'amount': 'Credit'}."""
     mapping: dict[str, str] = {}
@@ -170,6 +180,44 @@ def decode(content: bytes | str) -> str:
 
 def _norm_header(name: str) -> str:
     return re.sub(r"\s+", " ", (name or "").strip()).casefold()
+
+
+def _cells(line: str) -> list[str]:
+    return [_norm_header(cell) for cell in next(csv.reader([line]), [])]
+
+
+def sniff_layout(content: bytes | str) -> str | None:
+    """Which statement layout a file is, from its first lines; None when no known layout fits.
+
+    OFX by its header; Chase by 'Details' + 'Posting Date'; Bank of America by 'Running Bal.'
+    after Date, Description, Amount; Wells Fargo by a header-less first row of date, amount, '*';
+    the generic layout by Date, Description and Amount.
+    """
+    try:
+        text = decode(content[:65536])
+    except StatementError:
+        return None
+    head = text.lstrip()[:2000].upper()
+    if head.startswith("OFXHEADER") or "<OFX>" in head:
+        return "ofx"
+    lines = [line for line in text.splitlines()[:40] if line.strip()]
+    for line in lines:
+        cells = set(_cells(line))
+        if {"details", "posting date", "amount"} <= cells:
+            return "chase"
+        if {"date", "description", "amount", "running bal."} <= cells:
+            return "bofa"
+    if lines:
+        first = _cells(lines[0])
+        if len(first) >= 5 and first[2] == "*":
+            try:
+                parse_statement_date(first[0])
+                return "wells_fargo"
+            except ValueError:
+                pass
+        if {"date", "description", "amount"} <= set(first):
+            return "generic"
+    return None
 
 
 def read_table(content: bytes | str, layout: Layout, mapping: dict[str, str] | None = None) -> tablib.Dataset:
@@ -316,7 +364,9 @@ def ofx_rows(content: bytes) -> list[dict]:
         parser.parse(io.BytesIO(content if isinstance(content, bytes) else content.encode()))
         ofx = parser.convert()
     except Exception as exc:  # ofxtools raises a zoo of parse errors
-        raise StatementError(f"Not a readable OFX file: {exc}") from None
+        # The parser's message can quote the whole file; its first clause says what is wrong.
+        reason = str(exc).split(":", 1)[0].strip() or exc.__class__.__name__
+        raise StatementError(f"Not a readable OFX / QFX file ({reason}); export the statement again as OFX") from None
     rows = []
     line = 0
     for statement in ofx.statements:
@@ -471,6 +521,7 @@ class BankDepositResource(resources.ModelResource):
         )
         import_id_fields = ("dedupe_key",)
         report_skipped = True
+        store_row_values = True  # the preview lists each line as money, with what happens to it
         use_transactions = True
         clean_model_instances = True
 
@@ -531,13 +582,17 @@ class BankDepositResource(resources.ModelResource):
     def skip_row(self, instance, original, row, import_validation_errors=None):
         if import_validation_errors:
             return False
+        # row["outcome"] is what the preview shows for the line (row_values is this same dict).
         if not instance._state.adding:
             self.counts["duplicates"] += 1
+            row["outcome"] = "already imported"
             return True
         if int(row["amount_cents"]) <= 0:
             self.counts["debits"] += 1
+            row["outcome"] = "not a deposit (money out): ignored"
             return True
         self.counts["new"] += 1
+        row["outcome"] = "new deposit"
         return False
 
     def after_import(self, dataset, result, **kwargs):

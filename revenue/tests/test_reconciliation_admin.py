@@ -279,3 +279,56 @@ def test_a_deposit_is_added_only_as_a_payment_or_an_adjustment(staff_client, imp
     assert "a payment or an adjustment, not 'refund'" in " ".join(_messages(refused))
     staff_client.post(url, {**form, f"entry-kind-{interest.pk}": "adjustment"})
     assert RevenueEvent.objects.get(metadata__bank_deposit_id=str(interest.pk)).kind == "adjustment"
+
+
+def _preview(staff_client, content: bytes, *, entity, layout: str = "", name: str = "statement.csv"):
+    fmt = str(list(STATEMENT_FORMATS).index(layout)) if layout else ""
+    upload = SimpleUploadedFile(name, content, content_type="text/csv")
+    data = {"import_file": upload, "format": fmt, "entity": entity.pk, "currency": "USD", "mapping": ""}
+    return staff_client.post(reverse("admin:revenue_bankdeposit_import"), data)
+
+
+def test_statement_import_speaks_the_accountants_language(staff_client, entities):
+    june_scenario(entities)
+    legacy, aplus = entities["legacy-unchained"], entities["aplus-enterprise"]
+    # coming from Legacy's reconciliation page, the form is for Legacy
+    page = staff_client.get(reverse(PAGE) + "?entity=legacy-unchained").content.decode()
+    assert "/admin/revenue/bankdeposit/import/?entity=legacy-unchained" in page
+    form = staff_client.get(reverse("admin:revenue_bankdeposit_import") + "?entity=legacy-unchained")
+    assert form.context["form"].initial["entity"] == legacy.pk
+    assert "amount_cents" not in form.content.decode()  # no developer field list
+
+    # the format left empty: recognised and named; every line as money with what happens to it
+    preview = _preview(staff_client, CHASE_JUNE.encode(), entity=aplus)
+    html = re.sub(r"\s+", " ", preview.content.decode())
+    assert "Read as: <strong>Chase business checking CSV</strong>" in html
+    assert '<td class="num">7,500.00 USD</td> <td>new deposit</td>' in html
+    assert '<td class="num">-2,000.00 USD</td> <td>not a deposit (money out): ignored</td>' in html
+    assert "750000" not in html and "dedupe" not in html
+
+    # confirm: back on the reconciliation page of that entity and month, saying what matched
+    done = staff_client.post(
+        reverse("admin:revenue_bankdeposit_process_import"), preview.context["confirm_form"].initial, follow=True
+    )
+    assert done.redirect_chain[-1][0] == reverse(PAGE) + "?start=2026-06-01&end=2026-06-30&entity=aplus-enterprise"
+    assert _messages(done) == [
+        f"{CREDIT_LINES} new deposit(s), 0 already imported, 1 debit line(s) ignored; 7 matched automatically."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "layout", "message"),
+    [
+        (CHASE_JUNE.encode(), "wells_fargo", "looks like Chase business checking CSV, not Wells Fargo CSV"),
+        (CHASE_JUNE.encode(), "ofx", "looks like Chase business checking CSV, not OFX / QFX file"),
+        (b"Posted,Memo,Credit\n2026-06-01,x,1.00\n", "", "matches none of the layouts"),
+        (b"OFXHEADER:100\nDATA:OFXSGML\n<OFX><BROKEN", "ofx", "Not a readable OFX / QFX file ("),
+    ],
+    ids=["chase-as-wells-fargo", "chase-as-ofx", "unknown-columns", "broken-ofx"],
+)
+def test_a_statement_in_the_wrong_layout_gets_one_sentence(staff_client, entities, content, layout, message):
+    response = _preview(staff_client, content, entity=entities["aplus-enterprise"], layout=layout)
+    html = response.content.decode().replace("&#x27;", "'")
+    assert message in html, html[html.find("errorlist") - 200 : html.find("errorlist") + 800]
+    assert "Traceback" not in html and "CREDIT,07/01/2026" not in html  # never the file itself
+    assert response.context.get("confirm_form") is None and BankDeposit.objects.count() == 0

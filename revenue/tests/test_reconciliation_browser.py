@@ -71,3 +71,46 @@ def test_reconciliation_page_screenshot(
     for shot in (path, added_path, matched_path):
         print(f"screenshot: {shot}")
     assert path.stat().st_size > 20_000
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_statement_import_from_the_reconciliation_page(
+    request, settings, live_server, staff_client, entities, artifacts_dir, tmp_path
+):
+    """From an entity's reconciliation page: import, recognised layout, preview in money, confirm, back with matches."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    june_scenario(entities)
+    statement = tmp_path / "chase-june.csv"
+    statement.write_text(CHASE_JUNE)
+
+    browser = request.getfixturevalue("browser")
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.add_cookies(
+        [{"name": "sessionid", "value": staff_client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/revenue/bankdeposit/reconciliation/?entity=aplus-enterprise")
+    page.click("text=Import a bank statement")
+    assert page.locator("#id_entity option:checked").inner_text() == "A+ Enterprise LLC"
+    page.set_input_files("#id_import_file", str(statement))
+    page.click("input[type=submit][value=Preview]")
+    page.wait_for_selector("#statement-preview")
+    assert "Chase business checking CSV" in page.locator("#statement-layout").inner_text()
+    assert "not a deposit (money out): ignored" in page.locator("#statement-preview").inner_text()
+    preview = artifacts_dir / "bank_import_preview.png"
+    page.screenshot(path=str(preview), full_page=True)
+
+    page.click("input[name=confirm]")
+    page.wait_for_selector("#bridge-USD")
+    assert "7 matched automatically" in page.locator(".messagelist").inner_text()
+    assert "Reconciliation: A+ Enterprise LLC" in page.content()
+    landed = artifacts_dir / "bank_import_landed_on_reconciliation.png"
+    page.screenshot(path=str(landed))
+    context.close()
+    for shot in (preview, landed):
+        print(f"screenshot: {shot}")
+        assert shot.stat().st_size > 20_000
