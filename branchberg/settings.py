@@ -270,7 +270,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Branchberg revenue API",
     "DESCRIPTION": "The revenue ledger for Atlas: totals, trends, events, export and signed subscriptions.",
-    "VERSION": "1.0.0",
+    "VERSION": "1.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # /docs and /redoc load their JavaScript from drf-spectacular-sidecar through whitenoise:
     # no third-party CDN on the page where people paste an API key (templates/drf_spectacular/
