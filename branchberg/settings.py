@@ -271,7 +271,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Branchberg revenue API",
-    "DESCRIPTION": "The revenue ledger for Atlas: totals, trends, events, export and signed subscriptions.",
+    "DESCRIPTION": (
+        "The revenue ledger for Atlas: totals, trends, events, export and signed subscriptions. "
+        "[What each number means](/docs/numbers): the money buckets every figure uses."
+    ),
     "VERSION": "1.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # /docs and /redoc load their JavaScript from drf-spectacular-sidecar through whitenoise:
