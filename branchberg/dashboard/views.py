@@ -354,16 +354,16 @@ class MonthlyChartView(ChartView):
         return {"backgroundColor": _rgba(color, 0.85), "borderRadius": 3, "order": 1}
 
     def get_summary(self) -> str:
-        parts = [
-            f"{m.month:%b %Y}: "
-            + ", ".join(
-                f"{label.lower()} {cell}"
-                for label, cell in zip(
-                    [*selectors.BUCKET_LABELS.values(), "Net"], self.bucket_cells(m.buckets), strict=True
-                )
-            )
-            for m in self.result
-        ]
+        """Per month the buckets that are not zero (and unknown Gumroad fees), then net."""
+        parts = []
+        for m in self.result:
+            labels = [*selectors.BUCKET_LABELS.values(), "Net"]
+            values = [*(getattr(m.buckets, f"{name}_cents") for name in selectors.BUCKETS), m.net_cents]
+            cells = zip(labels, self.bucket_cells(m.buckets), values, strict=True)
+            shown = [f"{label.lower()} {cell}" for label, cell, value in cells if value or label == "Net"]
+            if m.buckets.gumroad_fees_unknown and not m.buckets.fees_cents:
+                shown.insert(-1, selectors.GUMROAD_FEES_UNKNOWN)
+            parts.append(f"{m.month:%b %Y}: " + ", ".join(shown))
         return f"Monthly totals in {self.currency}. " + "; ".join(parts) + "."
 
     def get_table(self) -> dict:
