@@ -60,7 +60,7 @@ def amount_line(figures: dict, reporting_currency: str) -> str:
     converted = money(figures["total_amount_cents"], reporting_currency)
     note = " at stated rates"
     if figures.get("unconverted_event_count"):
-        note += f", {figures['unconverted_event_count']} event(s) without a rate left out"
+        note += f", no rate for {figures['unconverted_event_count']} event(s): left out"
     return f"{parts} (≈ {converted}{note})"
 
 
@@ -104,9 +104,9 @@ def rate_lines(figures: dict, reporting_currency: str) -> list[str]:
             f"{low} ({source})" if low == high else f"{low} to {high} ({source})"
             for source, (low, high) in stated.get("rates", {}).items()
         )
-        line = f"Rate {currency}→{reporting_currency}: {rates or 'none stated'}"
+        line = f"Rate {currency}→{reporting_currency}: {rates or 'no rate'}"
         if stated.get("unconverted_event_count"):
-            line += f"; {stated['unconverted_event_count']} event(s) without a rate"
+            line += f"; no rate for {stated['unconverted_event_count']} event(s)"
         lines.append(line)
     return lines
 

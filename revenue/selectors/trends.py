@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ..business_time import business_zone, day_start
 from ..models import Entity, RevenueEvent
-from ..periods import Cadence, cadence_of, periods_between
+from ..periods import Cadence, Period, cadence_of, periods_between
 from .buckets import BUCKET_FIELDS, MoneyBuckets
 from .totals import API10_REFUNDS_KINDS
 
@@ -79,6 +79,33 @@ def _fold(point: dict[str, Any], group: Mapping[str, Any]) -> None:
     point["buckets"].add(kind=group["kind"], amount_cents=credit + debit, count=group["rows"])
 
 
+def _points(
+    values_by_first: dict[date, dict[str, Any]], periods: list[Period], *, before: date, today: date
+) -> list[TrendPoint]:
+    """One currency's points, zero-filled, each with its growth of net against the period before."""
+    previous_net = values_by_first.get(before, {}).get("net_cents", 0)
+    points = []
+    for period in periods:
+        values = values_by_first.get(period.first_day, {})
+        net = values.get("net_cents", 0)
+        points.append(
+            TrendPoint(
+                period_start=period.first_day,
+                period_end=period.last_day,
+                gross_cents=values.get("gross_cents", 0),
+                refunds_cents=values.get("refunds_cents", 0),
+                other_debits_cents=values.get("other_debits_cents", 0),
+                net_cents=net,
+                count=values.get("count", 0),
+                growth=growth_ratio(net, previous_net),
+                complete=period.last_day < today,
+                buckets=values["buckets"].as_dict() if values else dict.fromkeys(BUCKET_FIELDS, 0),
+            )
+        )
+        previous_net = net
+    return points
+
+
 def revenue_trends(
     *,
     cadence: str,
@@ -119,28 +146,5 @@ def revenue_trends(
     for group in grouped:
         _fold(found[group["currency"]].setdefault(group["bucket"].date(), _empty(group["currency"])), group)
     today = today or timezone.now().astimezone(business_zone()).date()
-    series: dict[str, list[TrendPoint]] = {}
-    for currency in sorted(found):
-        values_by_first = found[currency]
-        previous_net = values_by_first.get(before, {}).get("net_cents", 0)
-        points = []
-        for period in periods:
-            values = values_by_first.get(period.first_day, {})
-            net = values.get("net_cents", 0)
-            points.append(
-                TrendPoint(
-                    period_start=period.first_day,
-                    period_end=period.last_day,
-                    gross_cents=values.get("gross_cents", 0),
-                    refunds_cents=values.get("refunds_cents", 0),
-                    other_debits_cents=values.get("other_debits_cents", 0),
-                    net_cents=net,
-                    count=values.get("count", 0),
-                    growth=growth_ratio(net, previous_net),
-                    complete=period.last_day < today,
-                    buckets=values["buckets"].as_dict() if values else dict.fromkeys(BUCKET_FIELDS, 0),
-                )
-            )
-            previous_net = net
-        series[currency] = points
+    series = {currency: _points(found[currency], periods, before=before, today=today) for currency in sorted(found)}
     return Trends(cadence=cadence, start=periods[0].first_day, end=periods[-1].last_day, series=series)
