@@ -33,6 +33,7 @@ from .backfill import (
     RowPreparer,
     StandaloneFee,
     check_columns,
+    fee_entries_with_parent,
     possible_duplicates_find,
     possible_duplicates_report,
     standalone_fees_find,
@@ -196,7 +197,9 @@ class LedgerImportResource(resources.Resource):
                 new_ids = [e.event_id for e in instance.created]
                 instance.duplicates = possible_duplicates_find(event_ids=new_ids)
                 possible_duplicates_report(instance.duplicates)
-                instance.standalone_fees = standalone_fees_find(event_ids=new_ids)
+                instance.standalone_fees = standalone_fees_find(
+                    event_ids=fee_entries_with_parent(p.entry for p in instance.new)
+                )
                 standalone_fees_report(instance.standalone_fees)
         except (ApplicationError, IntegrityError) as exc:
             instance.created = []

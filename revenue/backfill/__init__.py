@@ -42,6 +42,7 @@ from .parse import (
 from .prepare import PreparedRow, RowPreparer
 from .standalone_fees import (
     StandaloneFee,
+    fee_entries_with_parent,
     standalone_fee_reporter_register,
     standalone_fees_find,
     standalone_fees_report,
@@ -78,6 +79,7 @@ __all__ = [
     "count_csv_rows",
     "csv_headers",
     "duplicate_reporter_register",
+    "fee_entries_with_parent",
     "import_batch",
     "iter_csv_rows",
     "map_generic_row",

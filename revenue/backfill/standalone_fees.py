@@ -5,11 +5,12 @@ the inner app cannot import it)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef
 
+from ..entries import LedgerEntry
 from ..models import RevenueEvent
 
 logger = logging.getLogger(__name__)
@@ -28,8 +29,13 @@ class StandaloneFee:
         return f"fee:standalone:{self.event_id}"
 
 
+def fee_entries_with_parent(entries: Iterable[LedgerEntry]) -> list[str]:
+    """The event ids of the fee entries that name their payment: the only ones that can be standalone."""
+    return [e.event_id for e in entries if e.kind == RevenueEvent.Kind.FEE and e.parent_event_id]
+
+
 def standalone_fees_find(*, event_ids: list[str]) -> list[StandaloneFee]:
-    """Fee rows among `event_ids` that name a payment no ledger row is (one query)."""
+    """Fee rows among `event_ids` that name a payment no ledger row is (one query; none for no ids)."""
     if not event_ids:
         return []
     parent = RevenueEvent.objects.filter(event_id=OuterRef("parent_event_id"))

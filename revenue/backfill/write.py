@@ -18,7 +18,7 @@ from ..services import TOPIC_EVENT_RECORDED, revenue_event_record
 from .duplicates import PossibleDuplicate, possible_duplicates_find, possible_duplicates_report
 from .parse import MappedRow, RowError
 from .prepare import PreparedRow, RowPreparer
-from .standalone_fees import standalone_fees_find, standalone_fees_report
+from .standalone_fees import fee_entries_with_parent, standalone_fees_find, standalone_fees_report
 
 # --- bulk insert -----------------------------------------------------------------------
 
@@ -207,6 +207,6 @@ def import_batch(*, batch: list[tuple[int, MappedRow]], preparer: RowPreparer, r
         duplicates = possible_duplicates_find(event_ids=new_ids)
         possible_duplicates_report(duplicates)
         report.duplicates.extend(duplicates)
-        standalone = standalone_fees_find(event_ids=new_ids)
+        standalone = standalone_fees_find(event_ids=fee_entries_with_parent(p.entry for p, _ in inserted))
         standalone_fees_report(standalone)
         report.standalone_fees += len(standalone)
