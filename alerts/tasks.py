@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .rates import exchange_rates_refresh
 from .services import alerts_evaluate, alerts_evaluate_event
 
 
@@ -19,3 +20,9 @@ def evaluate_event(event_id: str) -> dict:
     """Per ledger write: the cheap checks for one row, by its event_id."""
     result = alerts_evaluate_event(event_id=event_id)
     return {"raised": len(result.raised), "updated": len(result.updated), "capped": len(result.capped)}
+
+
+@shared_task(name="alerts.exchange_rates_refresh", autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+def exchange_rates_refresh_task() -> dict:
+    """Beat: fetch the ECB reference rates, then one alert per currency with rows that have no rate."""
+    return exchange_rates_refresh()

@@ -238,6 +238,8 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 OUTBOUND_HTTP_TIMEOUT_SECONDS = env.float("OUTBOUND_HTTP_TIMEOUT_SECONDS", default=5.0)
+# Euro foreign exchange reference rates (the last 90 days; a missed day is filled on the next fetch).
+ECB_RATES_URL = env.str("ECB_RATES_URL", default="https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml")
 # Outbound deliveries: attempts before giving up (also bounds a poison message that kills
 # its worker), and the in-flight lease (0: twice the HTTP timeout plus 30 s).
 DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=8)
@@ -269,8 +271,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Branchberg revenue API",
-    "DESCRIPTION": "The revenue ledger for Atlas: totals, trends, events, export and signed subscriptions.",
-    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "The revenue ledger for Atlas: totals, trends, events, export and signed subscriptions. "
+        "[What each number means](/docs/numbers): the money buckets every figure uses."
+    ),
+    "VERSION": "1.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # /docs and /redoc load their JavaScript from drf-spectacular-sidecar through whitenoise:
     # no third-party CDN on the page where people paste an API key (templates/drf_spectacular/

@@ -5,6 +5,7 @@ from . import views
 
 urlpatterns = [
     path("health", views.health, name="health"),
+    path("docs/numbers", views.numbers, name="numbers"),
     path("admin/", admin.site.urls),
     path("webhooks/", include("integrations.webhooks.urls")),
     path("", include("integrations.api.urls")),

@@ -1,12 +1,17 @@
 """Connections between apps that the dependency direction forbids them to make themselves.
 
-revenue (the inner app) finds possible duplicates during CSV imports; alerts
+revenue (the inner app) finds possible duplicates and standalone fees during CSV imports; alerts
 (an outer app) owns the alert. branchberg composes both.
 """
 
 from __future__ import annotations
 
-from revenue.backfill import PossibleDuplicate, duplicate_reporter_register
+from revenue.backfill import (
+    PossibleDuplicate,
+    StandaloneFee,
+    duplicate_reporter_register,
+    standalone_fee_reporter_register,
+)
 from revenue.models import Entity
 from revenue.money import format_money
 
@@ -38,5 +43,25 @@ def duplicate_alert_raise(duplicate: PossibleDuplicate) -> None:
     )
 
 
+def standalone_fee_alert_raise(fee: StandaloneFee) -> None:
+    """One alert per imported fee booked without its payment (the payment may come in a later import)."""
+    from alerts.models import RevenueAlert
+    from alerts.services import alert_raise
+
+    alert_raise(
+        alert_type=RevenueAlert.AlertType.RECONCILIATION,
+        severity=RevenueAlert.Severity.WARNING,
+        message=(
+            f"Imported fee {fee.event_id} ({format_money(fee.amount_cents, fee.currency)}) belongs to payment "
+            f"{fee.parent_event_id}, which is not in the ledger: it is booked as a standalone fee. Import the "
+            "payment (or check the file) so the fee sits beside it."
+        ),
+        fingerprint=fee.fingerprint,
+        metadata={"event_id": fee.event_id, "parent_event_id": fee.parent_event_id},
+        entity=Entity.objects.filter(pk=fee.entity_id).first(),
+    )
+
+
 def wire() -> None:
     duplicate_reporter_register(duplicate_alert_raise)
+    standalone_fee_reporter_register(standalone_fee_alert_raise)

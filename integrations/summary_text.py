@@ -10,7 +10,8 @@ Laid out like the specification's example:
 
     Events: 47 (Stripe: 32, Gumroad: 12, Manual: 3)
 
-followed by gross / refunds / disputes / fees / net and the average
+followed by the money buckets (payments / refunds / disputes / disputes won back /
+fees / adjustments, with "Gumroad fees not yet known" where so) / net and the average
 transaction per currency, the rates used for any conversion, and amendments
 for late events in periods already reported. Currencies are never added
 together; a converted total says so.
@@ -22,6 +23,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from revenue.money import format_money, from_minor_units, minor_unit_exponent
+from revenue.selectors.buckets import BUCKET_LABELS, GUMROAD_FEES_UNKNOWN
 
 TITLES = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}
 PROVIDER_ORDER = ("stripe", "gumroad", "manual")
@@ -58,7 +60,7 @@ def amount_line(figures: dict, reporting_currency: str) -> str:
     converted = money(figures["total_amount_cents"], reporting_currency)
     note = " at stated rates"
     if figures.get("unconverted_event_count"):
-        note += f", {figures['unconverted_event_count']} event(s) without a rate left out"
+        note += f", no rate for {figures['unconverted_event_count']} event(s): left out"
     return f"{parts} (≈ {converted}{note})"
 
 
@@ -69,18 +71,24 @@ def events_line(figures: dict) -> str:
     return f"Events: {figures.get('event_count', 0)}" + (f" ({detail})" if detail else "")
 
 
+def _bucket_parts(m: dict, currency: str) -> list[str]:
+    """The money buckets (revenue.selectors.buckets) by their names; empty buckets beyond payments and
+    refunds are left out; fees not known yet are said so, never shown as zero."""
+    parts = []
+    for bucket, label in BUCKET_LABELS.items():
+        amount = m.get(f"{bucket}_cents", m.get("gross_cents", 0) if bucket == "payments" else 0)
+        if bucket in ("payments", "refunds") or amount:
+            parts.append(f"{label} {money(amount, currency)}")
+    if m.get("gumroad_fees_unknown"):
+        parts.append(GUMROAD_FEES_UNKNOWN)
+    return parts
+
+
 def breakdown_lines(figures: dict) -> list[str]:
-    """One line per currency: gross, refunds, disputes, fees, net, average transaction."""
+    """One line per currency: the money buckets, net, average transaction."""
     lines = []
     for currency, m in figures.get("by_currency", {}).items():
-        parts = [f"Gross {money(m['gross_cents'], currency)}", f"Refunds {money(m['refunds_cents'], currency)}"]
-        if m.get("disputes_cents"):
-            parts.append(f"Disputes {money(m['disputes_cents'], currency)}")
-        if m.get("fees_cents"):
-            parts.append(f"Fees {money(m['fees_cents'], currency)}")
-        if m.get("adjustments_cents"):
-            parts.append(f"Adjustments {money(m['adjustments_cents'], currency)}")
-        parts.append(f"Net {money(m['net_cents'], currency)}")
+        parts = [*_bucket_parts(m, currency), f"Net {money(m['net_cents'], currency)}"]
         line = f"{currency}: " + " · ".join(parts)
         if m.get("average_transaction_cents") is not None:
             payments = f"{m['payment_count']} payment{'s' if m['payment_count'] != 1 else ''}"
@@ -96,9 +104,9 @@ def rate_lines(figures: dict, reporting_currency: str) -> list[str]:
             f"{low} ({source})" if low == high else f"{low} to {high} ({source})"
             for source, (low, high) in stated.get("rates", {}).items()
         )
-        line = f"Rate {currency}→{reporting_currency}: {rates or 'none stated'}"
+        line = f"Rate {currency}→{reporting_currency}: {rates or 'no rate'}"
         if stated.get("unconverted_event_count"):
-            line += f"; {stated['unconverted_event_count']} event(s) without a rate"
+            line += f"; no rate for {stated['unconverted_event_count']} event(s)"
         lines.append(line)
     return lines
 

@@ -24,15 +24,20 @@ from .backfill import (
     FORMAT_GENERIC,
     FORMAT_GUMROAD,
     FORMAT_STRIPE,
+    FORMAT_STRIPE_ITEMIZED,
     GENERIC_COLUMNS,
     MAPPERS,
     PossibleDuplicate,
     PreparedRow,
     RowError,
     RowPreparer,
+    StandaloneFee,
     check_columns,
+    fee_entries_with_parent,
     possible_duplicates_find,
     possible_duplicates_report,
+    standalone_fees_find,
+    standalone_fees_report,
 )
 from .business_time import business_local
 from .errors import ApplicationError
@@ -94,6 +99,7 @@ class LedgerRow:
     new: list[PreparedRow] = field(default_factory=list)
     created: list[RevenueEvent] = field(default_factory=list)
     duplicates: list[PossibleDuplicate] = field(default_factory=list)
+    standalone_fees: list[StandaloneFee] = field(default_factory=list)
 
     @property
     def pk(self) -> str | None:
@@ -188,8 +194,13 @@ class LedgerImportResource(resources.Resource):
                     result = revenue_event_record(entry=self.preparer.entry_for_service(item), entity=item.entity)
                     if result.created:
                         instance.created.append(result.event)
-                instance.duplicates = possible_duplicates_find(event_ids=[e.event_id for e in instance.created])
+                new_ids = [e.event_id for e in instance.created]
+                instance.duplicates = possible_duplicates_find(event_ids=new_ids)
                 possible_duplicates_report(instance.duplicates)
+                instance.standalone_fees = standalone_fees_find(
+                    event_ids=fee_entries_with_parent(p.entry for p in instance.new)
+                )
+                standalone_fees_report(instance.standalone_fees)
         except (ApplicationError, IntegrityError) as exc:
             instance.created = []
             raise ValidationError({NON_FIELD_ERRORS: [str(exc)]}) from None
@@ -214,6 +225,8 @@ class LedgerImportResource(resources.Resource):
             notes.append(f"{len(prepared) - len(instance.new)} part(s) already in the ledger")
         for duplicate in instance.duplicates:
             notes.append(f"POSSIBLE DUPLICATE of {duplicate.other_event_id}: a duplicate alert is raised for review")
+        for fee in instance.standalone_fees:
+            notes.append(f"fee booked standalone: payment {fee.parent_event_id} is not in the ledger (alert raised)")
         row_result.object_id = instance.pk
         row_result.diff = self._cells(prepared[0], note="; ".join(["New", *notes]))
 
@@ -277,7 +290,12 @@ class GumroadSalesResource(LedgerImportResource):
     display_name = "Gumroad sales export"
 
 
-IMPORT_RESOURCES = [GenericLedgerResource, StripePaymentsResource, GumroadSalesResource]
+class StripeItemizedBalanceResource(LedgerImportResource):
+    format_name = FORMAT_STRIPE_ITEMIZED
+    display_name = "Stripe itemized balance change report (balance_change_from_activity.itemized)"
+
+
+IMPORT_RESOURCES = [GenericLedgerResource, StripePaymentsResource, GumroadSalesResource, StripeItemizedBalanceResource]
 
 
 # --- export -------------------------------------------------------------------------------

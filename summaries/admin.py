@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
 from revenue.money import format_money
+from revenue.selectors.buckets import BUCKET_LABELS, GUMROAD_FEES_UNKNOWN
 
 from .models import RevenueSummary
 from .services import summary_compute, summary_send
@@ -55,16 +56,17 @@ class RevenueSummaryAdmin(admin.ModelAdmin):
     def per_currency(self, obj: RevenueSummary):
         return format_html_join(
             "",
-            "<div>{}: net {} — gross {}, refunds {}, disputes {}, fees {} — {} events</div>",
+            "<div>{}: net {} — {} — {} events{}</div>",
             (
                 (
                     currency,
                     format_money(m["net_cents"], currency),
-                    format_money(m["gross_cents"], currency),
-                    format_money(m["refunds_cents"], currency),
-                    format_money(m["disputes_cents"], currency),
-                    format_money(m["fees_cents"], currency),
+                    ", ".join(
+                        f"{label.lower()} {format_money(m.get(f'{bucket}_cents', 0), currency)}"
+                        for bucket, label in BUCKET_LABELS.items()
+                    ),
                     m["event_count"],
+                    f" ({GUMROAD_FEES_UNKNOWN})" if m.get("gumroad_fees_unknown") else "",
                 )
                 for currency, m in obj.by_currency.items()
             ),

@@ -39,15 +39,20 @@ class RevenueSummary(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Extensions beyond the specified table:
     currency = models.CharField(max_length=3, default="USD", help_text="Reporting currency of the *_cents columns.")
-    gross_cents = models.BigIntegerField(default=0, help_text="Payments.")
+    # The money buckets (revenue.selectors.buckets, docs/numbers.md).
+    payments_cents = models.BigIntegerField(default=0, help_text="Payments.")
     refunds_cents = models.BigIntegerField(default=0, help_text="Refunds (negative).")
-    disputes_cents = models.BigIntegerField(default=0, help_text="Disputes net of reinstatements (negative).")
-    fees_cents = models.BigIntegerField(default=0, help_text="Provider fees, when known (negative).")
+    disputes_cents = models.BigIntegerField(default=0, help_text="Money lost to disputes (negative).")
+    disputes_won_cents = models.BigIntegerField(default=0, help_text="Disputed money given back (positive).")
+    fees_cents = models.BigIntegerField(default=0, help_text="Processor fees, when known (negative).")
     adjustments_cents = models.BigIntegerField(default=0, help_text="Adjustments and reversals.")
     net_cents = models.BigIntegerField(default=0)
     payment_count = models.PositiveIntegerField(default=0)
+    gumroad_fees_unknown = models.BooleanField(
+        default=False, help_text="A Gumroad sale in the period has no fee row yet: fees_cents leaves it out."
+    )
     average_transaction_cents = models.BigIntegerField(
-        null=True, blank=True, help_text="Gross / number of payments, in the reporting currency."
+        null=True, blank=True, help_text="Payments / number of payments, in the reporting currency."
     )
     unconverted_event_count = models.PositiveIntegerField(
         default=0, help_text="Rows with no stated rate: in by_currency, not in the reporting-currency columns."

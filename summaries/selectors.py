@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from revenue.business_time import business_zone
 from revenue.models import RevenueEvent
 from revenue.periods import Cadence
+from revenue.selectors.buckets import gumroad_fee_unknown_count
 
 from .models import RevenueSummary
 
@@ -26,7 +27,7 @@ def ledger_groups(*, start: datetime, end: datetime, entity_id: int | None = Non
 
     Each row carries the event count, the exact sum in the row currency, the
     reporting-currency sum of the converted rows, how many rows were converted,
-    and the range of rates stated on them.
+    the range of rates stated on them, and how many Gumroad sales have no fee row yet.
     """
     events = RevenueEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
     if entity_id is not None:
@@ -41,6 +42,7 @@ def ledger_groups(*, start: datetime, end: datetime, entity_id: int | None = Non
             converted_count=Count("amount_usd_cents"),
             rate_min=Min("fx_rate"),
             rate_max=Max("fx_rate"),
+            fee_unknown_count=gumroad_fee_unknown_count(),
         )
     )
 
@@ -59,6 +61,7 @@ def ledger_groups_by_day(*, start: datetime, end: datetime) -> list[Row]:
             converted_count=Count("amount_usd_cents"),
             rate_min=Min("fx_rate"),
             rate_max=Max("fx_rate"),
+            fee_unknown_count=gumroad_fee_unknown_count(),
         )
     )
 

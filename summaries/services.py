@@ -26,6 +26,7 @@ from revenue.errors import ApplicationError
 from revenue.models import Entity, OutboxMessage, RevenueEvent
 from revenue.outbox import outbox_publish
 from revenue.periods import Cadence, Period, period_containing, periods_between
+from revenue.selectors.buckets import BUCKET_FIELDS, bucket_of
 
 from .models import RevenueSummary
 from .periods import due_periods
@@ -41,17 +42,8 @@ from .selectors import (
 TOPIC_PREFIX = "summary."
 
 Kind = RevenueEvent.Kind
-# Which column of the digest each ledger kind adds to.
-KIND_COLUMN = {
-    Kind.PAYMENT: "gross_cents",
-    Kind.REFUND: "refunds_cents",
-    Kind.DISPUTE: "disputes_cents",
-    Kind.DISPUTE_REVERSAL: "disputes_cents",
-    Kind.FEE: "fees_cents",
-    Kind.ADJUSTMENT: "adjustments_cents",
-    Kind.REVERSAL: "adjustments_cents",
-}
-MONEY_COLUMNS = ("gross_cents", "refunds_cents", "disputes_cents", "fees_cents", "adjustments_cents", "net_cents")
+# The digest's money columns are the money buckets (revenue.selectors.buckets), net last.
+MONEY_COLUMNS = BUCKET_FIELDS
 
 # How far back a digest looks for late events in periods it already reported.
 AMENDMENT_LOOKBACK_DAYS = {Cadence.DAILY: 62, Cadence.WEEKLY: 182, Cadence.MONTHLY: 400}
@@ -76,7 +68,7 @@ def _rate(value: Decimal) -> str:
 
 
 def _empty_money() -> Json:
-    return dict.fromkeys(MONEY_COLUMNS, 0) | {"event_count": 0, "payment_count": 0}
+    return dict.fromkeys(MONEY_COLUMNS, 0) | {"event_count": 0, "payment_count": 0, "gumroad_fees_unknown": False}
 
 
 def summary_figures(groups: list[Row]) -> Json:
@@ -95,8 +87,10 @@ def summary_figures(groups: list[Row]) -> Json:
     for group in groups:
         currency, kind, count = group["currency"], group["kind"], group["event_count"]
         amount, converted = group["amount_cents"] or 0, group["converted_count"]
-        column = KIND_COLUMN.get(kind, "adjustments_cents")
+        column = f"{bucket_of(kind)}_cents"
         money = by_currency[currency]
+        if group.get("fee_unknown_count"):
+            money["gumroad_fees_unknown"] = reporting["gumroad_fees_unknown"] = True
         money[column] += amount
         money["net_cents"] += amount
         money["event_count"] += count
@@ -126,13 +120,14 @@ def summary_figures(groups: list[Row]) -> Json:
                     _rate(max(rate_max, Decimal(high)) if high else rate_max),
                 )
     for money in by_currency.values():
-        money["average_transaction_cents"] = _average(money["gross_cents"], money["payment_count"])
+        money["average_transaction_cents"] = _average(money["payments_cents"], money["payment_count"])
     return {
         **{column: reporting[column] for column in MONEY_COLUMNS},
+        "gumroad_fees_unknown": reporting["gumroad_fees_unknown"],
         "total_amount_cents": reporting["net_cents"],
         "event_count": reporting["event_count"],
         "payment_count": reporting["payment_count"],
-        "average_transaction_cents": _average(reporting["gross_cents"], converted_payments),
+        "average_transaction_cents": _average(reporting["payments_cents"], converted_payments),
         "unconverted_event_count": unconverted,
         "by_currency": dict(sorted(by_currency.items())),
         "by_provider": {
@@ -175,6 +170,7 @@ def _lock_digest_row(period: Period) -> RevenueSummary:
 def _apply(row: RevenueSummary, figures: Json, *, as_of: datetime) -> None:
     for field in (
         *MONEY_COLUMNS,
+        "gumroad_fees_unknown",
         "total_amount_cents",
         "event_count",
         "payment_count",
@@ -257,6 +253,7 @@ def summary_compute(*, cadence: str, day: date) -> list[RevenueSummary]:
 
 UPDATE_FIELDS = (
     *MONEY_COLUMNS,
+    "gumroad_fees_unknown",
     "total_amount_cents",
     "event_count",
     "payment_count",
@@ -452,6 +449,8 @@ def _figures_payload(row: RevenueSummary) -> Json:
         "event_count": row.event_count,
         "payment_count": row.payment_count,
         **{column: getattr(row, column) for column in MONEY_COLUMNS},
+        "gross_cents": row.payments_cents,  # the 1.0 name of payments_cents, kept for Atlas
+        "gumroad_fees_unknown": row.gumroad_fees_unknown,
         "average_transaction_cents": row.average_transaction_cents,
         "unconverted_event_count": row.unconverted_event_count,
         "by_currency": row.by_currency,

@@ -166,6 +166,16 @@ class ChartView(StaffJSONMixin, BaseLineChartView):
     def money(self, amount: int) -> str:
         return format_money(amount, self.currency)
 
+    def bucket_cells(self, buckets: selectors.MoneyBuckets) -> list[str]:
+        """The money buckets then net, formatted; unknown Gumroad fees say so instead of a zero."""
+        cells = []
+        for name in selectors.BUCKETS:
+            cell = self.money(getattr(buckets, f"{name}_cents"))
+            if name == "fees" and buckets.gumroad_fees_unknown:
+                cell += f" ({selectors.GUMROAD_FEES_UNKNOWN})"
+            cells.append(cell)
+        return [*cells, self.money(buckets.net_cents)]
+
     def get_summary(self) -> str:
         raise NotImplementedError
 
@@ -298,28 +308,20 @@ class ProviderChartView(ChartView):
 
     def get_table(self) -> dict:
         return {
-            "columns": ["Provider", "Gross", "Refunds & disputes", "Net", "Events"],
-            "rows": [
-                [
-                    t.label,
-                    self.money(t.gross_cents),
-                    self.money(t.refunds_cents),
-                    self.money(t.net_cents),
-                    t.event_count,
-                ]
-                for t in self.result
-            ],
+            "columns": ["Provider", *selectors.BUCKET_LABELS.values(), "Net", "Events"],
+            "rows": [[t.label, *self.bucket_cells(t.buckets), t.event_count] for t in self.result],
         }
 
 
 class MonthlyChartView(ChartView):
-    """Bar: gross sales against refunds & disputes per business month, net as a line."""
+    """Bar: the money buckets per business month (payments up, refunds, disputes and fees down), net as a line."""
 
-    title = "Monthly gross vs refunds"
+    title = "Monthly payments, refunds, disputes and fees"
+    BARS = ("payments", "refunds", "disputes", "fees")
 
     @cached_property
     def result(self) -> list[selectors.MonthTotal]:
-        return selectors.monthly_gross_refunds(
+        return selectors.monthly_buckets(
             currency=self.currency,
             first_day=self.filters.first_day,
             last_day=self.filters.today,
@@ -330,20 +332,17 @@ class MonthlyChartView(ChartView):
         return [f"{month.month:%b %Y}" for month in self.result]
 
     def get_providers(self):
-        return ["Gross sales", "Refunds & disputes", "Net"]
+        return [*(selectors.BUCKET_LABELS[name] for name in self.BARS), "Net"]
 
     def get_data(self):
-        return [
-            [m.gross_cents for m in self.result],
-            [m.refunds_cents for m in self.result],
-            [m.net_cents for m in self.result],
-        ]
+        bars = [[getattr(m.buckets, f"{name}_cents") for m in self.result] for name in self.BARS]
+        return [*bars, [m.net_cents for m in self.result]]
 
     def get_colors(self):
-        return iter([PALETTE[2], PALETTE[5], PALETTE[0]])
+        return iter([PALETTE[2], PALETTE[5], PALETTE[3], PALETTE[1], PALETTE[0]])
 
     def get_dataset_options(self, index, color):
-        if index == 2:
+        if index == len(self.BARS):
             return {
                 "type": "line",
                 "borderColor": _rgba(color),
@@ -355,20 +354,22 @@ class MonthlyChartView(ChartView):
         return {"backgroundColor": _rgba(color, 0.85), "borderRadius": 3, "order": 1}
 
     def get_summary(self) -> str:
-        parts = [
-            f"{m.month:%b %Y}: gross {self.money(m.gross_cents)}, refunds {self.money(m.refunds_cents)}, "
-            f"net {self.money(m.net_cents)}"
-            for m in self.result
-        ]
+        """Per month the buckets that are not zero (and unknown Gumroad fees), then net."""
+        parts = []
+        for m in self.result:
+            labels = [*selectors.BUCKET_LABELS.values(), "Net"]
+            values = [*(getattr(m.buckets, f"{name}_cents") for name in selectors.BUCKETS), m.net_cents]
+            cells = zip(labels, self.bucket_cells(m.buckets), values, strict=True)
+            shown = [f"{label.lower()} {cell}" for label, cell, value in cells if value or label == "Net"]
+            if m.buckets.gumroad_fees_unknown and not m.buckets.fees_cents:
+                shown.insert(-1, selectors.GUMROAD_FEES_UNKNOWN)
+            parts.append(f"{m.month:%b %Y}: " + ", ".join(shown))
         return f"Monthly totals in {self.currency}. " + "; ".join(parts) + "."
 
     def get_table(self) -> dict:
         return {
-            "columns": ["Month", "Gross sales", "Refunds & disputes", "Net"],
-            "rows": [
-                [f"{m.month:%b %Y}", self.money(m.gross_cents), self.money(m.refunds_cents), self.money(m.net_cents)]
-                for m in self.result
-            ],
+            "columns": ["Month", *selectors.BUCKET_LABELS.values(), "Net"],
+            "rows": [[f"{m.month:%b %Y}", *self.bucket_cells(m.buckets)] for m in self.result],
         }
 
 

@@ -120,15 +120,27 @@ def test_range_30_days(staff_client, ledger):
 @pytest.mark.django_db
 def test_revenue_by_provider(staff_client, ledger, django_assert_max_num_queries):
     url = reverse("dashboard:chart-providers")
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # session, user, entities, one GROUP BY, unknown Gumroad fees
         body = staff_client.get(url, {"range": 90, "currency": "USD"}).json()
     assert body["labels"] == ["Manual", "Stripe", "Gumroad"]  # largest net first
     assert body["datasets"][0]["data"] == [150000, 10000 - 2500 - 320, 4900]
     assert len(body["datasets"][0]["backgroundColor"]) == 3
+    assert body["table"]["columns"] == [
+        "Provider",
+        "Payments",
+        "Refunds",
+        "Disputes",
+        "Disputes won back",
+        "Fees",
+        "Adjustments",
+        "Net",
+        "Events",
+    ]
+    zero = "0.00 USD"
     assert body["table"]["rows"] == [
-        ["Manual", "1,500.00 USD", "0.00 USD", "1,500.00 USD", 1],
-        ["Stripe", "100.00 USD", "-25.00 USD", "71.80 USD", 3],
-        ["Gumroad", "49.00 USD", "0.00 USD", "49.00 USD", 1],
+        ["Manual", "1,500.00 USD", zero, zero, zero, zero, zero, "1,500.00 USD", 1],
+        ["Stripe", "100.00 USD", "-25.00 USD", zero, zero, "-3.20 USD", zero, "71.80 USD", 3],
+        ["Gumroad", "49.00 USD", zero, zero, zero, "0.00 USD (Gumroad fees not yet known)", zero, "49.00 USD", 1],
     ]
     assert "total 1,620.80 USD" in body["summary"]
 
@@ -138,26 +150,38 @@ def test_revenue_by_provider(staff_client, ledger, django_assert_max_num_queries
 
 
 @pytest.mark.django_db
-def test_monthly_gross_vs_refunds_by_central_month(staff_client, ledger, django_assert_max_num_queries):
+def test_monthly_buckets_by_central_month(staff_client, ledger, django_assert_max_num_queries):
     url = reverse("dashboard:chart-monthly")
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # session, user, entities, one GROUP BY, unknown Gumroad fees
         body = staff_client.get(url, {"range": 90, "currency": "USD"}).json()
     this_month = month_start(ledger["today"])
     previous_month = month_start(ledger["d1"])
     assert body["labels"][-2:] == [f"{previous_month:%b %Y}", f"{this_month:%b %Y}"]
     assert body["labels"][0] == f"{month_start(ledger['first_day']):%b %Y}"
-    gross, refunds, net = (dataset["data"] for dataset in body["datasets"])
-    assert [d["label"] for d in body["datasets"]] == ["Gross sales", "Refunds & disputes", "Net"]
-    assert body["datasets"][2]["type"] == "line"
+    payments, refunds, disputes, fees, net = (dataset["data"] for dataset in body["datasets"])
+    assert [d["label"] for d in body["datasets"]] == ["Payments", "Refunds", "Disputes", "Fees", "Net"]
+    assert body["datasets"][4]["type"] == "line"
     # Previous month: the 23:30 Central sale stays there (it is this month in UTC).
-    assert (gross[-2], refunds[-2], net[-2]) == (150000 + 10000 + 4900, 0, 150000 + 10000 + 4900 - 320)
-    assert (gross[-1], refunds[-1], net[-1]) == (0, -2500, -2500)
-    assert sum(gross) == 164900  # the sale 130 days ago is before the first month shown
-    assert body["table"]["rows"][-1] == [f"{this_month:%b %Y}", "0.00 USD", "-25.00 USD", "-25.00 USD"]
+    assert (payments[-2], refunds[-2], fees[-2], net[-2]) == (164900, 0, -320, 164900 - 320)
+    assert (payments[-1], refunds[-1], net[-1]) == (0, -2500, -2500)
+    assert sum(payments) == 164900  # the sale 130 days ago is before the first month shown
+    assert sum(disputes) == 0
+    zero = "0.00 USD"
+    assert body["table"]["rows"][-1] == [
+        f"{this_month:%b %Y}",
+        zero,
+        "-25.00 USD",
+        zero,
+        zero,
+        zero,
+        zero,
+        "-25.00 USD",
+    ]
+    assert "Gumroad fees not yet known" in body["table"]["rows"][-2][5]  # the Gumroad sale has no fee row
 
     body = staff_client.get(url, {"range": 90, "currency": "EUR"}).json()
-    gross, refunds, net = (dataset["data"] for dataset in body["datasets"])
-    assert (gross[-2], refunds[-1], net[-2] + net[-1]) == (5000, -1000, 4000)
+    payments, refunds, disputes, _fees, net = (dataset["data"] for dataset in body["datasets"])
+    assert (payments[-2], refunds[-1], disputes[-1], net[-2] + net[-1]) == (5000, 0, -1000, 4000)
 
 
 @pytest.mark.django_db
@@ -222,9 +246,9 @@ def test_chart_query_count_does_not_grow_with_the_ledger(staff_client, ledger, e
             entity=entities["legacy-unchained"] if n % 2 else entities["aplus-enterprise"],
         )
     for name in ("chart-daily-net", "chart-providers", "chart-monthly", "chart-payouts"):
-        with django_assert_max_num_queries(4):
+        with django_assert_max_num_queries(5):  # + one for unknown Gumroad fees (providers, monthly)
             assert staff_client.get(reverse(f"dashboard:{name}"), {"range": 365}).status_code == 200
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):  # + one for unknown Gumroad fees on the KPI cards
         assert staff_client.get(reverse("dashboard:summary")).status_code == 200
 
 
@@ -383,7 +407,7 @@ def test_kpi_cards_per_entity_and_total_per_currency(entities, django_assert_num
         entry=ledger_entry(kind="refund", amount_cents=-20000, currency="USD", occurred_at=central(today, 10)),
         entity=aplus,
     )
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the GROUP BY, and which scopes have Gumroad fees not yet known
         cards = selectors.kpi_cards(now=now, entities=[aplus, legacy])
     assert [card.title for card in cards] == ["All entities", "A+ Enterprise LLC", "Legacy Unchained Inc"]
 
@@ -445,5 +469,8 @@ def test_daily_and_monthly_buckets_across_dst_changes(entities):
         currency="USD", first_day=date(2026, 10, 31), last_day=date(2026, 11, 2), entities=[aplus]
     )
     assert autumn.series[0][1] == [5000, 7000, 0]
-    months = selectors.monthly_gross_refunds(currency="USD", first_day=date(2026, 10, 1), last_day=date(2026, 11, 30))
-    assert [(m.month, m.gross_cents) for m in months] == [(date(2026, 10, 1), 5000), (date(2026, 11, 1), 7000)]
+    months = selectors.monthly_buckets(currency="USD", first_day=date(2026, 10, 1), last_day=date(2026, 11, 30))
+    assert [(m.month, m.buckets.payments_cents) for m in months] == [
+        (date(2026, 10, 1), 5000),
+        (date(2026, 11, 1), 7000),
+    ]

@@ -31,6 +31,7 @@ from psycopg import pq
 from revenue.business_time import business_local, business_zone
 from revenue.models import Entity, RevenueEvent
 from revenue.money import ISO_4217_CODES, minor_unit_exponent
+from revenue.selectors.buckets import KIND_BUCKET
 
 COLUMNS = [
     "id",
@@ -52,6 +53,7 @@ COLUMNS = [
     "reference",
     "parent_event_id",
     "created_at_utc",
+    "bucket",  # API 1.1: appended, so CSV readers by position keep working
 ]
 # Text that comes from outside (providers, CSV files, people) is guarded against formula injection.
 GUARDED = ("event_id", "event_type", "customer_email", "customer_id", "reference", "parent_event_id")
@@ -162,6 +164,7 @@ def _text_expressions() -> dict[str, str]:
         "id": f"{_col('id')}::text",
         "provider": _col("provider"),
         "kind": _col("kind"),
+        "bucket": _bucket_sql(),
         "amount": _amount(),
         "amount_cents": f"{_col('amount_cents')}::text",
         "currency": _col("currency"),
@@ -173,6 +176,12 @@ def _text_expressions() -> dict[str, str]:
     }
     expressions.update({name: _guarded(name) for name in GUARDED})
     return expressions
+
+
+def _bucket_sql() -> str:
+    """The row's money bucket from its kind (the vocabulary of revenue.selectors.buckets)."""
+    whens = " ".join(f"WHEN {_literal(kind)} THEN {_literal(bucket)}" for kind, bucket in sorted(KIND_BUCKET.items()))
+    return f"CASE {_col('kind')} {whens} ELSE '' END"  # a kind outside the vocabulary has no bucket
 
 
 def _entities() -> list[tuple[int, str]]:
@@ -334,6 +343,7 @@ def _python_rows(queryset: QuerySet[RevenueEvent]) -> Iterator[list]:
             "id": str(event.id),
             "provider": event.provider,
             "kind": event.kind,
+            "bucket": KIND_BUCKET.get(event.kind, ""),
             "entity": slugs.get(event.entity_id) or Entity.objects.get(pk=event.entity_id).slug,
             "amount": _decimal_text(event.amount_cents, event.currency),
             "amount_cents": event.amount_cents,

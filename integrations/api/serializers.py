@@ -81,13 +81,31 @@ class TotalsQuerySerializer(serializers.Serializer):
         return _check_datetime_range(value)
 
 
+class BucketsSerializer(serializers.Serializer):
+    """The money buckets (docs/numbers.md): the same names mean the same sums on every surface."""
+
+    payments_cents = serializers.IntegerField(help_text="Payments (kind payment), minor units.")
+    refunds_cents = serializers.IntegerField(help_text="Refunds only (kind refund, <= 0).")
+    disputes_cents = serializers.IntegerField(help_text="Money lost to disputes (kind dispute, <= 0).")
+    disputes_won_cents = serializers.IntegerField(help_text="Disputed money given back (kind dispute_reversal, >= 0).")
+    fees_cents = serializers.IntegerField(help_text="Processor fees (kind fee, <= 0).")
+    adjustments_cents = serializers.IntegerField(help_text="Adjustments and reversals (either sign).")
+    net_cents = serializers.IntegerField(help_text="The sum of all buckets (every ledger row).")
+
+
+LEGACY = "API 1.0 sign split, kept unchanged; prefer `buckets`. "
+
+
 class AmountsSerializer(serializers.Serializer):
     currency = serializers.CharField()
-    gross_cents = serializers.IntegerField(help_text="Sum of positive rows, minor units.")
-    refunds_cents = serializers.IntegerField(help_text="Sum of refund and dispute rows (<= 0).")
-    other_debits_cents = serializers.IntegerField(help_text="Fees, negative adjustments and reversals (<= 0).")
-    net_cents = serializers.IntegerField(help_text="gross + refunds + other debits.")
+    gross_cents = serializers.IntegerField(help_text=LEGACY + "Sum of positive rows, minor units.")
+    refunds_cents = serializers.IntegerField(
+        help_text=LEGACY + "Sum of refund AND dispute rows (<= 0); not buckets.refunds_cents."
+    )
+    other_debits_cents = serializers.IntegerField(help_text=LEGACY + "Fees, negative adjustments and reversals (<= 0).")
+    net_cents = serializers.IntegerField(help_text="gross + refunds + other debits (= buckets.net_cents).")
     count = serializers.IntegerField(help_text="Ledger rows.")
+    buckets = BucketsSerializer(help_text="The money buckets (added in API 1.1).")
 
 
 class TotalsRowSerializer(AmountsSerializer):
@@ -163,11 +181,12 @@ class TrendsQuerySerializer(serializers.Serializer):
 class TrendPointSerializer(serializers.Serializer):
     period_start = serializers.DateField()
     period_end = serializers.DateField(help_text="Last business day of the period (inclusive).")
-    gross_cents = serializers.IntegerField()
-    refunds_cents = serializers.IntegerField()
-    other_debits_cents = serializers.IntegerField()
+    gross_cents = serializers.IntegerField(help_text=LEGACY + "Sum of positive rows.")
+    refunds_cents = serializers.IntegerField(help_text=LEGACY + "Sum of refund AND dispute rows (<= 0).")
+    other_debits_cents = serializers.IntegerField(help_text=LEGACY + "Every other negative row (<= 0).")
     net_cents = serializers.IntegerField()
     count = serializers.IntegerField()
+    buckets = BucketsSerializer(help_text="The money buckets (added in API 1.1).")
     growth = serializers.CharField(
         allow_null=True, help_text="Net vs the previous period as a decimal string (0.2500 = +25%); null if that was 0."
     )
@@ -289,6 +308,7 @@ class ExportRowSerializer(serializers.Serializer):
     provider = serializers.CharField()
     event_type = serializers.CharField()
     kind = serializers.CharField()
+    bucket = serializers.CharField(help_text="The money bucket the row adds to (added in API 1.1).")
     entity = serializers.CharField()
     amount = serializers.CharField()
     amount_cents = serializers.IntegerField()

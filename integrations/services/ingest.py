@@ -33,7 +33,14 @@ from alerts.services import alert_raise
 from revenue.entries import LedgerEntry
 from revenue.errors import Conflict
 from revenue.models import RevenueEvent
-from revenue.services import entity_resolve, payout_upsert, revenue_event_record, revenue_event_reverse
+from revenue.services import (
+    entity_resolve,
+    payout_upsert,
+    revenue_event_record,
+    revenue_event_reverse,
+    stripe_charge_fee_booked,
+    stripe_refund_outstanding,
+)
 
 from ..facts import Fact, Mapped, PayoutFact, Record, StripeRefund, StripeRefundTotal
 from ..gumroad import mapping as gumroad_mapping
@@ -293,6 +300,9 @@ def _with_parent_entity(entry: LedgerEntry) -> tuple[LedgerEntry, RevenueEvent |
 
 
 def _record(entry: LedgerEntry, *, mirror_parent: bool = False, source: str) -> RevenueEvent:
+    booked_fee = stripe_charge_fee_booked(entry)  # the charge's fee, booked from the payments export
+    if booked_fee is not None:
+        return booked_fee
     entry, parent = _with_parent_entity(entry)
     if mirror_parent and parent is not None:
         sign = -1 if entry.amount_cents < 0 else 1
@@ -379,14 +389,6 @@ def _lock(key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
 
 
-def _refunded_known(*, parent_event_id: str, charge_id: str) -> int:
-    """How much of the charge the ledger already shows as refunded (positive minor units)."""
-    total = RevenueEvent.objects.filter(parent_event_id=parent_event_id, metadata__refund_charge=charge_id).aggregate(
-        total=Sum("amount_cents")
-    )["total"]
-    return -(total or 0)
-
-
 def _unattributed_open(*, parent_event_id: str, charge_id: str) -> int:
     total = RevenueEvent.objects.filter(
         parent_event_id=parent_event_id,
@@ -444,8 +446,10 @@ def _stripe_refund_apply(fact: StripeRefund, *, source: str) -> list[RevenueEven
 def _stripe_refund_total_apply(fact: StripeRefundTotal, *, source: str) -> list[RevenueEvent]:
     _lock(f"stripe-refunds:{fact.charge_id}")
     parent_event_id = fact.template.parent_event_id
-    outstanding = fact.amount_refunded - _refunded_known(parent_event_id=parent_event_id, charge_id=fact.charge_id)
-    if outstanding <= 0:
+    outstanding = stripe_refund_outstanding(
+        parent_event_id=parent_event_id, charge_id=fact.charge_id, amount_refunded=fact.amount_refunded
+    )
+    if outstanding == 0:
         return []
     entry = replace(fact.template, amount_cents=-outstanding)
     return [_record(entry, source=source)]

@@ -36,7 +36,7 @@ Total: $20,770.00
 
 Events: 6 (Stripe: 3, Gumroad: 2, Manual: 1)
 
-USD: Gross $20,870.00 · Refunds -$100.00 · Net $20,770.00 · Avg transaction $4,174.00 (5 payments)
+USD: Payments $20,870.00 · Refunds -$100.00 · Gumroad fees not yet known · Net $20,770.00 · Avg transaction $4,174.00 (5 payments)
 
 As of 2026-03-09 06:00 CDT (America/Chicago)"""
 

@@ -13,6 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 def amounts(currency, gross, refunds, other, count, **extra):
+    """The API 1.0 fields and the buckets. This ledger has only payments, refunds and fees (no
+    disputes or adjustments), so gross = payments, refunds = refunds and other debits = fees."""
     return {
         **extra,
         "currency": currency,
@@ -21,6 +23,15 @@ def amounts(currency, gross, refunds, other, count, **extra):
         "other_debits_cents": other,
         "net_cents": gross + refunds + other,
         "count": count,
+        "buckets": {
+            "payments_cents": gross,
+            "refunds_cents": refunds,
+            "disputes_cents": 0,
+            "disputes_won_cents": 0,
+            "fees_cents": other,
+            "adjustments_cents": 0,
+            "net_cents": gross + refunds + other,
+        },
     }
 
 

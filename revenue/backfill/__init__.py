@@ -1,12 +1,13 @@
 """CSV backfill: provider exports and the generic ledger CSV mapped into ledger entries.
 
 * `parse`: reading files and cells; bad input raises `RowError` naming the column;
-* `generic`, `stripe`, `gumroad`: pure mapping functions, one per format, over a row
+* `generic`, `stripe`, `gumroad`, `stripe_itemized`: pure mapping functions, one per format, over a row
   dict -> `MappedRow` (zero or more `LedgerEntry`, or a reason to skip);
 * `prepare`: `RowPreparer`, entity resolution and reporting-currency conversion,
   cached per file so 100k rows do not cost 100k lookups;
 * `write`: `revenue_events_bulk_insert` (`INSERT ... ON CONFLICT (event_id) DO NOTHING
   RETURNING` plus outbox rows for exactly the rows inserted) and `import_batch`;
+* `standalone_fees`: imported fees whose payment the ledger does not know, handed to reporters;
 * `duplicates`: possible duplicates among new rows (the rule is `revenue.duplicates`),
   handed to the registered reporters.
 """
@@ -26,6 +27,7 @@ from .parse import (
     FORMAT_GENERIC,
     FORMAT_GUMROAD,
     FORMAT_STRIPE,
+    FORMAT_STRIPE_ITEMIZED,
     FORMATS,
     GENERIC_COLUMNS,
     FileFormatError,
@@ -38,13 +40,22 @@ from .parse import (
     parse_occurred_at,
 )
 from .prepare import PreparedRow, RowPreparer
+from .standalone_fees import (
+    StandaloneFee,
+    fee_entries_with_parent,
+    standalone_fee_reporter_register,
+    standalone_fees_find,
+    standalone_fees_report,
+)
 from .stripe import map_stripe_row
+from .stripe_itemized import map_stripe_itemized_row
 from .write import ImportReport, import_batch, revenue_events_bulk_insert, revenue_events_existing
 
 MAPPERS: dict[str, Callable[..., MappedRow]] = {
     FORMAT_GENERIC: map_generic_row,
     FORMAT_STRIPE: map_stripe_row,
     FORMAT_GUMROAD: map_gumroad_row,
+    FORMAT_STRIPE_ITEMIZED: map_stripe_itemized_row,
 }
 
 __all__ = [
@@ -53,6 +64,7 @@ __all__ = [
     "FORMAT_GENERIC",
     "FORMAT_GUMROAD",
     "FORMAT_STRIPE",
+    "FORMAT_STRIPE_ITEMIZED",
     "GENERIC_COLUMNS",
     "MAPPERS",
     "FileFormatError",
@@ -62,18 +74,24 @@ __all__ = [
     "PreparedRow",
     "RowError",
     "RowPreparer",
+    "StandaloneFee",
     "check_columns",
     "count_csv_rows",
     "csv_headers",
     "duplicate_reporter_register",
+    "fee_entries_with_parent",
     "import_batch",
     "iter_csv_rows",
     "map_generic_row",
     "map_gumroad_row",
+    "map_stripe_itemized_row",
     "map_stripe_row",
     "parse_occurred_at",
     "possible_duplicates_find",
     "possible_duplicates_report",
     "revenue_events_bulk_insert",
     "revenue_events_existing",
+    "standalone_fee_reporter_register",
+    "standalone_fees_find",
+    "standalone_fees_report",
 ]

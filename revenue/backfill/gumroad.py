@@ -24,7 +24,7 @@ from .parse import (
 
 
 def map_gumroad_row(row: Row, *, file_name: str = "") -> MappedRow:
-    """One row of the Gumroad sales export -> the sale, and its refund / dispute.
+    """One row of the Gumroad sales export -> the sale, its fee, and its refund / dispute.
 
     Gumroad prices are US dollars. The export has no refund date, so a refund is
     booked at the sale's time (flagged `refund_date_unknown` in metadata).
@@ -67,6 +67,9 @@ def map_gumroad_row(row: Row, *, file_name: str = "") -> MappedRow:
     if refund is not None:
         entries.append(refund)
     entries.extend(_gumroad_dispute(row, event_id, purchase_id, amount, metadata, common))
+    fee = _gumroad_fee(row, event_id, purchase_id, metadata, common)
+    if fee is not None:
+        entries.append(fee)
     return MappedRow(entries, entity_column="Product ID")
 
 
@@ -124,6 +127,30 @@ def _gumroad_refund(
         metadata={**metadata, "refund_date_unknown": True},
         parent_event_id=event_id,
         description=f"Refund of {cell(row, 'Item Name')}".strip(),
+        **common,
+    )
+
+
+def _gumroad_fee(
+    row: Row, event_id: str, purchase_id: str, metadata: dict[str, Any], common: dict[str, Any]
+) -> LedgerEntry | None:
+    """Gumroad's fee on the sale (`Fees ($)`, US dollars), or None when the column is empty or zero.
+
+    Pings carry no fee: this export is where Gumroad fees come from.
+    """
+    fee = optional_amount_cell(row, "Fees ($)", "USD") or 0
+    if fee == 0:
+        return None
+    if fee < 0:
+        raise RowError("Fees ($)", "a fee is written as a positive amount")
+    return LedgerEntry(
+        event_id=f"gumroad:fee:{purchase_id}",
+        event_type="csv.fee",
+        kind=RevenueEvent.Kind.FEE,
+        amount_cents=-fee,
+        metadata=metadata,
+        parent_event_id=event_id,
+        description=f"Gumroad fee on {cell(row, 'Item Name')}".strip(),
         **common,
     )
 

@@ -27,7 +27,8 @@ from ..money import CurrencyError, normalize_currency, to_minor_units
 FORMAT_GENERIC = "generic"
 FORMAT_STRIPE = "stripe"
 FORMAT_GUMROAD = "gumroad"
-FORMATS = (FORMAT_GENERIC, FORMAT_STRIPE, FORMAT_GUMROAD)
+FORMAT_STRIPE_ITEMIZED = "stripe_itemized"
+FORMATS = (FORMAT_GENERIC, FORMAT_STRIPE, FORMAT_GUMROAD, FORMAT_STRIPE_ITEMIZED)
 
 # The generic ledger CSV, in order. Documented in docs/back-office.md.
 GENERIC_COLUMNS = [
@@ -55,6 +56,17 @@ DEBIT_KINDS = {RevenueEvent.Kind.REFUND, RevenueEvent.Kind.DISPUTE, RevenueEvent
 STRIPE_CREATED_COLUMNS = ["Created date (UTC)", "Created (UTC)"]
 STRIPE_REQUIRED = ["id", "Amount", "Currency"]
 STRIPE_MONEY_STATUSES = {"paid", "succeeded", "refunded", "partially refunded", "disputed"}
+
+# Stripe Reports > Balance > itemized balance change from activity (balance_change_from_activity.itemized).
+STRIPE_ITEMIZED_REQUIRED = [
+    "balance_transaction_id",
+    "created_utc",
+    "currency",
+    "gross",
+    "fee",
+    "net",
+    "reporting_category",
+]
 
 # Gumroad > Sales > Export (Exports::PurchaseExportService). Prices are US dollars.
 GUMROAD_REQUIRED = ["Purchase ID", "Purchase Date", "Sale Price ($)"]
@@ -204,6 +216,8 @@ def check_columns(headers: Iterable[str], fmt: str) -> None:
             missing.append(STRIPE_CREATED_COLUMNS[0])
     elif fmt == FORMAT_GUMROAD:
         missing = [c for c in GUMROAD_REQUIRED if c not in present]
+    elif fmt == FORMAT_STRIPE_ITEMIZED:
+        missing = [c for c in STRIPE_ITEMIZED_REQUIRED if c not in present]
     else:
         raise FileFormatError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
     if missing:

@@ -3,19 +3,19 @@ so 100k rows do not cost 100k lookups."""
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass, replace
-from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
-from django.db.models import Sum
-
-from ..business_time import business_date_of
 from ..entries import LedgerEntry
-from ..models import Entity, ExchangeRate, RevenueEvent
-from ..money import convert_minor_units
-from ..services import EntityResolution, entity_resolve
+from ..models import Entity, RevenueEvent
+from ..services import (
+    CachedRateTable,
+    EntityResolution,
+    entity_resolve,
+    stripe_charge_fee_booked,
+    stripe_refund_outstanding,
+    usd_conversion,
+)
 from .parse import RowError
 
 
@@ -38,10 +38,13 @@ class RowPreparer:
     def __init__(self, *, default_entity: Entity | None = None):
         self.default_entity = default_entity
         self._entities: dict[tuple[str, str, str], EntityResolution] = {}
-        self._rates: dict[str, tuple[list[date], list[Decimal]]] = {}
+        self._rates = CachedRateTable()
 
     def prepare(self, entry: LedgerEntry, *, entity_column: str = "entity") -> PreparedRow | None:
-        """Resolve and convert; None when the entry books nothing (a refund already explained)."""
+        """Resolve and convert; None when the entry books nothing (a refund already explained, a
+        charge's fee already booked under its other key)."""
+        if stripe_charge_fee_booked(entry) is not None:
+            return None
         if entry.metadata.get("refund_role") == "unattributed":
             remainder = _unexplained_refund(entry)
             if remainder is None:
@@ -63,28 +66,8 @@ class RowPreparer:
         return PreparedRow(entry, entity, source, usd, rate, fx_source)
 
     def _convert(self, entry: LedgerEntry) -> tuple[int | None, Decimal | None, str]:
-        if entry.currency == settings.REPORTING_CURRENCY:
-            return entry.amount_cents, Decimal(1), RevenueEvent.FxSource.IDENTITY
-        if entry.amount_usd_cents is not None:
-            return entry.amount_usd_cents, entry.fx_rate, entry.fx_source or RevenueEvent.FxSource.STRIPE
-        rate = self._rate_on(entry.currency, business_date_of(entry.occurred_at))
-        if rate is None:
-            return None, None, RevenueEvent.FxSource.NONE
-        usd = convert_minor_units(entry.amount_cents, rate=rate, from_currency=entry.currency, to_currency="USD")
-        return usd, rate, RevenueEvent.FxSource.RATE_TABLE
-
-    def _rate_on(self, currency: str, day: date) -> Decimal | None:
-        """The latest table rate on or before `day`; each currency's rates are loaded once per file."""
-        if currency not in self._rates:
-            rows = list(
-                ExchangeRate.objects.filter(currency=currency)
-                .order_by("rate_on")
-                .values_list("rate_on", "usd_per_unit")
-            )
-            self._rates[currency] = ([d for d, _ in rows], [r for _, r in rows])
-        days, rates = self._rates[currency]
-        index = bisect_right(days, day)
-        return rates[index - 1] if index else None
+        conversion = usd_conversion(entry, rate_on=self._rates)
+        return conversion.amount_usd_cents, conversion.fx_rate, conversion.fx_source
 
     def entry_for_service(self, prepared: PreparedRow) -> LedgerEntry:
         """The entry with the conversion settled, for `revenue_event_record`."""
@@ -99,12 +82,14 @@ class RowPreparer:
 
 def _unexplained_refund(entry: LedgerEntry) -> LedgerEntry | None:
     """The part of a cumulative refunded amount that no ledger row for the charge explains yet."""
-    booked = RevenueEvent.objects.filter(
-        parent_event_id=entry.parent_event_id, metadata__refund_charge=entry.metadata["refund_charge"]
-    ).aggregate(total=Sum("amount_cents"))["total"]
-    remainder = entry.metadata["amount_refunded"] + (booked or 0)
-    if remainder <= 0:
+    remainder = stripe_refund_outstanding(
+        parent_event_id=entry.parent_event_id,
+        charge_id=entry.metadata["refund_charge"],
+        amount_refunded=entry.metadata["amount_refunded"],
+    )
+    if remainder == 0:
         return None
-    ratio_known = entry.amount_usd_cents is not None and entry.amount_cents
-    usd = entry.amount_usd_cents * remainder // -entry.amount_cents if ratio_known else entry.amount_usd_cents
+    usd = entry.amount_usd_cents
+    if usd is not None and entry.amount_cents:
+        usd = usd * remainder // -entry.amount_cents
     return replace(entry, amount_cents=-remainder, amount_usd_cents=usd)

@@ -9,6 +9,7 @@ from typing import Any
 from ..entries import LedgerEntry
 from ..models import RevenueEvent
 from ..money import from_minor_units
+from ..services.fees import stripe_fee_charge_key
 from .parse import (
     FORMAT_STRIPE,
     STRIPE_CREATED_COLUMNS,
@@ -72,6 +73,9 @@ def map_stripe_row(row: Row, *, file_name: str = "") -> MappedRow:
     if refund is not None:
         entries.append(refund)
     entries.extend(_stripe_dispute(row, event_id, occurred_at, metadata, common))
+    fee = _stripe_fee(row, event_id, charge_id, occurred_at, metadata, common)
+    if fee is not None:
+        entries.append(fee)
     return MappedRow(entries, entity_column=entity_column)
 
 
@@ -160,6 +164,36 @@ def _stripe_refund(
         fx_rate=refund_rate,
         fx_source=RevenueEvent.FxSource.STRIPE if refund_usd is not None else "",
         **common,
+    )
+
+
+def _stripe_fee(
+    row: Row, event_id: str, charge_id: str, occurred_at: datetime, metadata: dict[str, Any], common: dict[str, Any]
+) -> LedgerEntry | None:
+    """The charge's processing fee (the `Fee` column), or None when there is none.
+
+    Stripe takes the fee in the settlement currency (`Converted Currency` when the export
+    has it). Keyed by the charge, and booked only when no webhook or itemized report row
+    already holds this charge's fee (see revenue.services.fees).
+    """
+    if not cell(row, "Fee"):
+        return None
+    fee_currency = currency_cell(row, "Converted Currency") if cell(row, "Converted Currency") else common["currency"]
+    fee = amount_cell(row, "Fee", fee_currency)
+    if fee == 0:
+        return None
+    if fee < 0:
+        raise RowError("Fee", "a fee is written as a positive amount")
+    return LedgerEntry(
+        event_id=stripe_fee_charge_key(charge_id),
+        event_type="csv.fee",
+        kind=RevenueEvent.Kind.FEE,
+        amount_cents=-fee,
+        occurred_at=occurred_at,
+        metadata={**metadata, "charge": charge_id},
+        parent_event_id=event_id,
+        description=f"Stripe fee (from export) {cell(row, 'Description')}".strip(),
+        **{**common, "currency": fee_currency},
     )
 
 

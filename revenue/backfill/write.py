@@ -18,6 +18,7 @@ from ..services import TOPIC_EVENT_RECORDED, revenue_event_record
 from .duplicates import PossibleDuplicate, possible_duplicates_find, possible_duplicates_report
 from .parse import MappedRow, RowError
 from .prepare import PreparedRow, RowPreparer
+from .standalone_fees import fee_entries_with_parent, standalone_fees_find, standalone_fees_report
 
 # --- bulk insert -----------------------------------------------------------------------
 
@@ -171,6 +172,7 @@ class ImportReport:
     skipped_other: int = 0
     errors: list[tuple[int, str, str]] = field(default_factory=list)
     duplicates: list[PossibleDuplicate] = field(default_factory=list)
+    standalone_fees: int = 0  # fees booked without their payment (an alert each)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -180,6 +182,7 @@ class ImportReport:
             "skipped_other": self.skipped_other,
             "errors": len(self.errors),
             "possible_duplicates": len(self.duplicates),
+            "standalone_fees": self.standalone_fees,
         }
 
 
@@ -200,6 +203,10 @@ def import_batch(*, batch: list[tuple[int, MappedRow]], preparer: RowPreparer, r
         inserted = revenue_events_bulk_insert(rows=[p for p in prepared if p.entry.event_id not in existing])
         report.inserted += len(inserted)
         report.skipped_existing += len(prepared) - len(inserted)
-        duplicates = possible_duplicates_find(event_ids=[p.entry.event_id for p, _ in inserted])
+        new_ids = [p.entry.event_id for p, _ in inserted]
+        duplicates = possible_duplicates_find(event_ids=new_ids)
         possible_duplicates_report(duplicates)
         report.duplicates.extend(duplicates)
+        standalone = standalone_fees_find(event_ids=fee_entries_with_parent(p.entry for p, _ in inserted))
+        standalone_fees_report(standalone)
+        report.standalone_fees += len(standalone)

@@ -33,7 +33,7 @@ class ImportJob(models.Model):
     phase = models.CharField(max_length=120, blank=True, default="")
     file_name = models.CharField(max_length=255)
     file_size_bytes = models.BigIntegerField(default=0)
-    # ledger: {"format": "generic"|"stripe"|"gumroad", "entity_id": int|None};
+    # ledger: {"format": "generic"|"stripe"|"gumroad"|"stripe_itemized", "entity_id": int|None};
     # bank: {"layout": ..., "entity_id": int, "currency": "USD", "mapping": {...}|None}
     options = models.JSONField(default=dict, blank=True)
     entity = models.ForeignKey(Entity, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

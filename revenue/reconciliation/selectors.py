@@ -6,7 +6,7 @@ Sums are computed in the database, per currency (never across currencies).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypedDict
 from uuid import UUID
@@ -16,6 +16,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sub
 
 from revenue.business_time import business_today, day_bounds
 from revenue.models import Entity, RevenueEvent
+from revenue.selectors.buckets import MoneyBuckets, money_buckets
 
 from . import matching
 from .models import BankDeposit, DepositMatch, DepositMatchItem, ExpectedDeposit, ReconciliationAction
@@ -90,37 +91,16 @@ class CurrencyTotals:
     match_difference_cents: int = 0
     timing_in_cents: int = 0
     timing_out_cents: int = 0
-    ledger: dict[str, int] = field(default_factory=dict)
+    # The ledger side in the money buckets (revenue.selectors.buckets) for the same business days.
+    ledger: MoneyBuckets | None = None
+
+    @property
+    def ledger_buckets(self) -> MoneyBuckets:
+        return self.ledger or MoneyBuckets(self.currency)
 
     @property
     def ledger_net_cents(self) -> int:
-        return sum(self.ledger.values())
-
-    @property
-    def ledger_gross_cents(self) -> int:
-        return self.ledger.get(RevenueEvent.Kind.PAYMENT, 0)
-
-    @property
-    def ledger_refunds_cents(self) -> int:
-        return self.ledger.get(RevenueEvent.Kind.REFUND, 0)
-
-    @property
-    def ledger_fees_cents(self) -> int:
-        return self.ledger.get(RevenueEvent.Kind.FEE, 0)
-
-    @property
-    def ledger_disputes_cents(self) -> int:
-        return self.ledger.get(RevenueEvent.Kind.DISPUTE, 0) + self.ledger.get(RevenueEvent.Kind.DISPUTE_REVERSAL, 0)
-
-    @property
-    def ledger_other_cents(self) -> int:
-        return (
-            self.ledger_net_cents
-            - self.ledger_gross_cents
-            - self.ledger_refunds_cents
-            - self.ledger_fees_cents
-            - self.ledger_disputes_cents
-        )
+        return self.ledger_buckets.net_cents
 
     @property
     def ledger_not_expected_cents(self) -> int:
@@ -156,7 +136,8 @@ class CurrencyTotals:
 def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str, CurrencyTotals]:
     """Per currency: expected vs deposited, matched, unmatched each side, and the differences that explain
     the gap (match differences such as wire fees, timing across the period edge), plus the ledger's
-    gross / refunds / fees / disputes for the same business days."""
+    money buckets (payments, refunds, disputes, disputes won back, fees, adjustments, net) for the
+    same business days."""
     totals: dict[str, CurrencyTotals] = {}
 
     def get(currency: str) -> CurrencyTotals:
@@ -226,14 +207,8 @@ def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str
         t.timing_out_cents += sums["deposited_outside"] or 0
 
     start_at, end_at = day_bounds(start, end)
-    ledger_rows = (
-        RevenueEvent.objects.filter(entity=entity, occurred_at__gte=start_at, occurred_at__lt=end_at)
-        .values("currency", "kind")
-        .annotate(total=Sum("amount_cents"))
-        .order_by()
-    )
-    for ledger in ledger_rows:
-        get(ledger["currency"]).ledger[ledger["kind"]] = ledger["total"]
+    for currency, buckets in money_buckets(start=start_at, end=end_at, entity=entity).items():
+        get(currency).ledger = buckets
     return dict(sorted(totals.items()))
 
 

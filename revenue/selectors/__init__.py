@@ -2,6 +2,17 @@
 the dashboard page and the back office overview. Public names are re-exported here."""
 
 from .backoffice import revenue_by_entity_and_currency
+from .buckets import (
+    BUCKET_FIELDS,
+    BUCKET_LABELS,
+    BUCKETS,
+    GUMROAD_FEES_UNKNOWN,
+    KIND_BUCKET,
+    MoneyBuckets,
+    bucket_of,
+    buckets_fold,
+    money_buckets,
+)
 from .dashboard import (
     DailyNetSeries,
     KpiCard,
@@ -17,7 +28,7 @@ from .dashboard import (
     kpi_cards,
     kpi_windows,
     ledger_currencies,
-    monthly_gross_refunds,
+    monthly_buckets,
     payout_status_totals,
     range_first_day,
     recent_events,
@@ -25,16 +36,22 @@ from .dashboard import (
 )
 from .events import entity_by_slug, revenue_events_after, revenue_events_list, revenue_events_page
 from .rollup import revenue_daily_rollup_drift, revenue_daily_rollup_expected
-from .totals import AMOUNT_FIELDS, DEBIT_REFUND_KINDS, Totals, TotalsPeriod, revenue_totals, revenue_totals_periods
+from .totals import AMOUNT_FIELDS, API10_REFUNDS_KINDS, Totals, TotalsPeriod, revenue_totals, revenue_totals_periods
 from .trends import TrendPoint, Trends, growth_ratio, revenue_trends
 
 __all__ = [
     "AMOUNT_FIELDS",
-    "DEBIT_REFUND_KINDS",
+    "API10_REFUNDS_KINDS",
+    "BUCKETS",
+    "BUCKET_FIELDS",
+    "BUCKET_LABELS",
+    "GUMROAD_FEES_UNKNOWN",
+    "KIND_BUCKET",
     "DailyNetSeries",
     "KpiCard",
     "KpiFigure",
     "KpiPeriod",
+    "MoneyBuckets",
     "MonthTotal",
     "PayoutStatusTotal",
     "PeriodWindows",
@@ -44,6 +61,8 @@ __all__ = [
     "TotalsPeriod",
     "TrendPoint",
     "Trends",
+    "bucket_of",
+    "buckets_fold",
     "currency_sort_key",
     "daily_net_revenue",
     "entity_by_slug",
@@ -51,7 +70,8 @@ __all__ = [
     "kpi_cards",
     "kpi_windows",
     "ledger_currencies",
-    "monthly_gross_refunds",
+    "money_buckets",
+    "monthly_buckets",
     "payout_status_totals",
     "range_first_day",
     "recent_events",

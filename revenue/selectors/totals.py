@@ -3,11 +3,13 @@
 Every sum is per currency (never across currencies) in integer minor units.
 Periods are business periods (REVENUE_TIME_ZONE, DST-correct), half-open in UTC.
 
-Amount buckets, for every report:
+Each row carries the money buckets (`buckets`: payments, refunds, disputes, disputes won
+back, fees, adjustments, net; defined once in `revenue.selectors.buckets`) and, for API
+clients written before them, the sign split of API 1.0 under its own names:
 - gross_cents: the sum of positive rows (payments, dispute reversals, positive adjustments);
 - refunds_cents: the sum of refund and dispute rows (zero or negative);
 - other_debits_cents: every other negative row (fees, negative adjustments, reversals);
-- net_cents = gross_cents + refunds_cents + other_debits_cents (the sum of all rows);
+- net_cents = gross_cents + refunds_cents + other_debits_cents (the sum of all rows, = buckets net);
 - count: the number of ledger rows.
 """
 
@@ -28,20 +30,23 @@ from django.utils import timezone
 
 from ..business_time import business_zone, day_start, month_start, week_start
 from ..models import Entity, RevenueDailyRollup, RevenueEvent
+from .buckets import BUCKET_FIELDS, MoneyBuckets
 
-DEBIT_REFUND_KINDS = (RevenueEvent.Kind.REFUND, RevenueEvent.Kind.DISPUTE)
+# The kinds API 1.0 counts in its `refunds_cents` (refunds AND disputes; not the refunds bucket).
+API10_REFUNDS_KINDS = (RevenueEvent.Kind.REFUND, RevenueEvent.Kind.DISPUTE)
 AmountField = Literal["gross_cents", "refunds_cents", "other_debits_cents", "net_cents", "count"]
 AMOUNT_FIELDS: tuple[AmountField, ...] = ("gross_cents", "refunds_cents", "other_debits_cents", "net_cents", "count")
 
 
 class Amounts(TypedDict):
-    """The amount buckets of one report row (see the module docstring)."""
+    """The amounts of one report row (see the module docstring)."""
 
     gross_cents: int
     refunds_cents: int
     other_debits_cents: int
     net_cents: int
     count: int
+    buckets: dict[str, int]  # BUCKET_FIELDS -> minor units
 
 
 class TotalsRow(Amounts):
@@ -55,7 +60,22 @@ class CurrencyTotalsRow(Amounts):
 
 
 def _zero_amounts() -> Amounts:
-    return Amounts(gross_cents=0, refunds_cents=0, other_debits_cents=0, net_cents=0, count=0)
+    return Amounts(
+        gross_cents=0,
+        refunds_cents=0,
+        other_debits_cents=0,
+        net_cents=0,
+        count=0,
+        buckets=dict.fromkeys(BUCKET_FIELDS, 0),
+    )
+
+
+def _add_amounts(total: Amounts, row: Amounts) -> None:
+    """Add `row` to `total` (both of one currency)."""
+    for name in AMOUNT_FIELDS:
+        total[name] += row[name]
+    for bucket_field in BUCKET_FIELDS:
+        total["buckets"][bucket_field] += row["buckets"][bucket_field]
 
 
 def _amount_aggregates(condition: Q | None = None, prefix: str = "") -> dict[str, Aggregate | Coalesce]:
@@ -69,11 +89,11 @@ def _amount_aggregates(condition: Q | None = None, prefix: str = "") -> dict[str
     def total(extra: Q | None) -> Coalesce:
         return Coalesce(Sum("amount_cents", filter=where(extra)), 0)
 
-    refunds = Q(amount_cents__lt=0, kind__in=DEBIT_REFUND_KINDS)
+    refunds = Q(amount_cents__lt=0, kind__in=API10_REFUNDS_KINDS)
     return {
         f"{prefix}gross_cents": total(Q(amount_cents__gt=0)),
         f"{prefix}refunds_cents": total(refunds),
-        f"{prefix}other_debits_cents": total(Q(amount_cents__lt=0) & ~Q(kind__in=DEBIT_REFUND_KINDS)),
+        f"{prefix}other_debits_cents": total(Q(amount_cents__lt=0) & ~Q(kind__in=API10_REFUNDS_KINDS)),
         f"{prefix}net_cents": total(None),
         f"{prefix}count": Count("id", filter=where(None)) if condition is not None else Count("id"),
     }
@@ -213,7 +233,7 @@ def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = Non
     sums: dict[str, dict[tuple[str, str, str], Amounts]] = {period.name: {} for period in periods}
     for group in grouped:
         key = (group["g_entity"], group["g_provider"], group["g_currency"])
-        debit_bucket: AmountField = "refunds_cents" if group["g_kind"] in DEBIT_REFUND_KINDS else "other_debits_cents"
+        debit_bucket: AmountField = "refunds_cents" if group["g_kind"] in API10_REFUNDS_KINDS else "other_debits_cents"
         for period in periods:
             if group["g_segment"] not in covers[period.name]:
                 continue
@@ -222,6 +242,9 @@ def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = Non
             row[debit_bucket] += group["debit"] or 0
             row["net_cents"] += (group["credit"] or 0) + (group["debit"] or 0)
             row["count"] += group["rows"]
+            _add_bucket(
+                row, kind=group["g_kind"], currency=key[2], amount=(group["credit"] or 0) + (group["debit"] or 0)
+            )
     rows: dict[str, list[TotalsRow]] = {}
     by_currency: dict[str, list[CurrencyTotalsRow]] = {}
     for period in periods:
@@ -232,8 +255,7 @@ def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = Non
         currency_rows: dict[str, CurrencyTotalsRow] = {}
         for row in rows[period.name]:  # rows of ONE currency are added: never across currencies
             total = currency_rows.setdefault(row["currency"], {"currency": row["currency"], **_zero_amounts()})
-            for field in AMOUNT_FIELDS:
-                total[field] += row[field]
+            _add_amounts(total, row)
         by_currency[period.name] = sorted(currency_rows.values(), key=lambda r: r["currency"])
     return Totals(
         as_of=as_of,
@@ -242,6 +264,13 @@ def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = Non
         rows=rows,
         by_currency=by_currency,
     )
+
+
+def _add_bucket(row: Amounts, *, kind: str, currency: str, amount: int) -> None:
+    buckets = MoneyBuckets(currency)
+    buckets.add(kind=kind, amount_cents=amount, count=0)
+    for name, value in buckets.as_dict().items():
+        row["buckets"][name] += value
 
 
 def _grouped(

@@ -1,7 +1,8 @@
 """Trend series per currency over business periods (daily, weekly or monthly), with growth of net.
 
-Amount buckets are those of `totals` (gross, refunds, other debits, net, count), in
-integer minor units per currency; buckets are business periods (DST-correct).
+Each point carries the money buckets (`revenue.selectors.buckets`) and the API 1.0 sign
+split of `totals` (gross, refunds, other debits, net, count), in integer minor units per
+currency; points are business periods (DST-correct).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from ..business_time import business_zone, day_start
 from ..models import Entity, RevenueEvent
-from ..periods import Cadence, cadence_of, periods_between
-from .totals import _amount_aggregates
+from ..periods import Cadence, Period, cadence_of, periods_between
+from .buckets import BUCKET_FIELDS, MoneyBuckets
+from .totals import API10_REFUNDS_KINDS
 
 
 def growth_ratio(current: int, previous: int) -> str | None:
@@ -41,6 +44,7 @@ class TrendPoint:
     count: int
     growth: str | None
     complete: bool
+    buckets: dict[str, int]  # BUCKET_FIELDS -> minor units
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,54 @@ class Trends:
 
 
 _TRUNC = {Cadence.DAILY: TruncDay, Cadence.WEEKLY: TruncWeek, Cadence.MONTHLY: TruncMonth}
+
+
+def _empty(currency: str) -> dict[str, Any]:
+    return {
+        "gross_cents": 0,
+        "refunds_cents": 0,
+        "other_debits_cents": 0,
+        "net_cents": 0,
+        "count": 0,
+        "buckets": MoneyBuckets(currency),
+    }
+
+
+def _fold(point: dict[str, Any], group: Mapping[str, Any]) -> None:
+    """Add one (period, currency, kind) group: the API 1.0 sign split and the money buckets."""
+    credit, debit = group["credit"], group["debit"]
+    point["gross_cents"] += credit
+    point["refunds_cents" if group["kind"] in API10_REFUNDS_KINDS else "other_debits_cents"] += debit
+    point["net_cents"] += credit + debit
+    point["count"] += group["rows"]
+    point["buckets"].add(kind=group["kind"], amount_cents=credit + debit, count=group["rows"])
+
+
+def _points(
+    values_by_first: dict[date, dict[str, Any]], periods: list[Period], *, before: date, today: date
+) -> list[TrendPoint]:
+    """One currency's points, zero-filled, each with its growth of net against the period before."""
+    previous_net = values_by_first.get(before, {}).get("net_cents", 0)
+    points = []
+    for period in periods:
+        values = values_by_first.get(period.first_day, {})
+        net = values.get("net_cents", 0)
+        points.append(
+            TrendPoint(
+                period_start=period.first_day,
+                period_end=period.last_day,
+                gross_cents=values.get("gross_cents", 0),
+                refunds_cents=values.get("refunds_cents", 0),
+                other_debits_cents=values.get("other_debits_cents", 0),
+                net_cents=net,
+                count=values.get("count", 0),
+                growth=growth_ratio(net, previous_net),
+                complete=period.last_day < today,
+                buckets=values["buckets"].as_dict() if values else dict.fromkeys(BUCKET_FIELDS, 0),
+            )
+        )
+        previous_net = net
+    return points
 
 
 def revenue_trends(
@@ -83,35 +135,16 @@ def revenue_trends(
     grouped = (
         queryset.order_by()
         .annotate(bucket=bucket)
-        .values("bucket", "currency")
-        .annotate(**_amount_aggregates())
-        .order_by("currency", "bucket")
+        .values("bucket", "currency", "kind")
+        .annotate(
+            credit=Sum("amount_cents", filter=Q(amount_cents__gt=0), default=0),
+            debit=Sum("amount_cents", filter=Q(amount_cents__lt=0), default=0),
+            rows=Count("id"),
+        )
     )
-    found: dict[str, dict[date, Mapping[str, Any]]] = defaultdict(dict)
+    found: dict[str, dict[date, dict[str, Any]]] = defaultdict(dict)
     for group in grouped:
-        found[group["currency"]][group["bucket"].date()] = group
+        _fold(found[group["currency"]].setdefault(group["bucket"].date(), _empty(group["currency"])), group)
     today = today or timezone.now().astimezone(business_zone()).date()
-    series: dict[str, list[TrendPoint]] = {}
-    for currency in sorted(found):
-        values_by_first = found[currency]
-        previous_net = values_by_first.get(before, {}).get("net_cents", 0)
-        points = []
-        for period in periods:
-            values = values_by_first.get(period.first_day, {})
-            net = values.get("net_cents", 0)
-            points.append(
-                TrendPoint(
-                    period_start=period.first_day,
-                    period_end=period.last_day,
-                    gross_cents=values.get("gross_cents", 0),
-                    refunds_cents=values.get("refunds_cents", 0),
-                    other_debits_cents=values.get("other_debits_cents", 0),
-                    net_cents=net,
-                    count=values.get("count", 0),
-                    growth=growth_ratio(net, previous_net),
-                    complete=period.last_day < today,
-                )
-            )
-            previous_net = net
-        series[currency] = points
+    series = {currency: _points(found[currency], periods, before=before, today=today) for currency in sorted(found)}
     return Trends(cadence=cadence, start=periods[0].first_day, end=periods[-1].last_day, series=series)

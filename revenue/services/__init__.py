@@ -5,6 +5,8 @@ use); `manual` is money entered by a person, each write with its audit entry.
 Reconciliation's writes live in `revenue.reconciliation.services`.
 """
 
+from .conversion import CachedRateTable, UsdConversion, rate_table_rate_on, usd_conversion
+from .fees import is_stripe_charge_fee, stripe_charge_fee_booked, stripe_fee_charge_key
 from .ledger import (
     TOPIC_EVENT_RECORDED,
     EntityResolution,
@@ -25,22 +27,32 @@ from .manual import (
     received_on_to_instant,
     revenue_event_reverse_by_user,
 )
+from .refunds import stripe_refund_outstanding, stripe_refunded_known
 
 __all__ = [
     "TOPIC_EVENT_RECORDED",
+    "CachedRateTable",
     "Correction",
     "EntityResolution",
     "ManualEntryData",
     "RecordResult",
+    "UsdConversion",
     "active_manual_entries",
     "entity_resolve",
+    "is_stripe_charge_fee",
     "manual_entry_correct",
     "manual_entry_create",
     "payout_upsert",
+    "rate_table_rate_on",
     "received_on_to_instant",
     "revenue_daily_rollup_rebuild",
     "revenue_event_lock",
     "revenue_event_record",
     "revenue_event_reverse",
     "revenue_event_reverse_by_user",
+    "stripe_charge_fee_booked",
+    "stripe_fee_charge_key",
+    "stripe_refund_outstanding",
+    "stripe_refunded_known",
+    "usd_conversion",
 ]

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from ..business_time import business_date_of, time_window_problem
+from ..business_time import time_window_problem
 from ..entries import LedgerEntry
 from ..errors import ApplicationError, Conflict
-from ..models import Entity, ExchangeRate, Payout, RevenueDailyRollup, RevenueEvent
-from ..money import CurrencyError, convert_minor_units, normalize_currency
+from ..models import Entity, Payout, RevenueDailyRollup, RevenueEvent
+from ..money import CurrencyError, normalize_currency
 from ..outbox import outbox_publish
 from ..selectors import revenue_daily_rollup_expected
+from .conversion import usd_conversion
 
 TOPIC_EVENT_RECORDED = "revenue.event.recorded"
 
@@ -110,23 +110,6 @@ def entity_resolve(
         conflict = f"{' and '.join(conflicts)}, but the {chosen} says {resolution.entity.name}"
         resolution = replace(resolution, conflict=conflict)
     return resolution
-
-
-def _usd_conversion(entry: LedgerEntry, currency: str) -> tuple[int | None, Decimal | None, str]:
-    """Reporting-currency amount, the rate used and its source; (None, None, '') when unknown."""
-    if currency == "USD":
-        return entry.amount_cents, Decimal(1), RevenueEvent.FxSource.IDENTITY
-    if entry.amount_usd_cents is not None:
-        return entry.amount_usd_cents, entry.fx_rate, entry.fx_source or RevenueEvent.FxSource.STRIPE
-    rate = (
-        ExchangeRate.objects.filter(currency=currency, rate_on__lte=business_date_of(entry.occurred_at))
-        .order_by("-rate_on")
-        .first()
-    )
-    if rate is None:
-        return None, None, RevenueEvent.FxSource.NONE
-    usd = convert_minor_units(entry.amount_cents, rate=rate.usd_per_unit, from_currency=currency, to_currency="USD")
-    return usd, rate.usd_per_unit, RevenueEvent.FxSource.RATE_TABLE
 
 
 def _event_payload(event: RevenueEvent) -> dict[str, str | int | None]:
@@ -227,7 +210,7 @@ def _reversal_target(entry: LedgerEntry) -> RevenueEvent | None:
 
 def _new_ledger_row(entry: LedgerEntry, resolution: EntityResolution, *, reverses: RevenueEvent | None) -> RevenueEvent:
     """The unsaved ledger row for a validated entry, with its USD conversion."""
-    usd_cents, fx_rate, fx_source = _usd_conversion(entry, entry.currency)
+    conversion = usd_conversion(entry)
     now = timezone.now()
     return RevenueEvent(
         event_id=entry.event_id,
@@ -236,9 +219,9 @@ def _new_ledger_row(entry: LedgerEntry, resolution: EntityResolution, *, reverse
         kind=entry.kind,
         amount_cents=entry.amount_cents,
         currency=entry.currency,
-        amount_usd_cents=usd_cents,
-        fx_rate=fx_rate,
-        fx_source=fx_source,
+        amount_usd_cents=conversion.amount_usd_cents,
+        fx_rate=conversion.fx_rate,
+        fx_source=conversion.fx_source,
         customer_email=entry.customer_email or None,
         customer_id=entry.customer_id or None,
         metadata=entry.metadata,

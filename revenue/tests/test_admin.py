@@ -286,7 +286,23 @@ def test_stripe_export_import_through_admin_skips_rows_already_booked(staff_clie
             reverse("admin:revenue_revenueevent_import"), {"resource": "1", "format": "0", "import_file": handle}
         )
     result = preview.context["result"]
-    assert result.totals["new"] == 4 and result.totals["skip"] == 2  # already booked + failed charge
+    # The booked sale's row still brings its Fee cell (new); the failed charge is skipped.
+    assert result.totals["new"] == 5 and result.totals["skip"] == 1
+    assert "1 part(s) already in the ledger" in preview.content.decode()
+
+    revenue_event_record(
+        entry=ledger_entry(
+            event_id="stripe:fee:charge:ch_3QaplusPaid001",
+            kind="fee",
+            amount_cents=-755,
+            parent_event_id="stripe:pi_3QaplusPaid001",
+        )
+    )
+    with open(DATA / "stripe_unified_payments.csv", "rb") as handle:
+        preview = staff_client.post(
+            reverse("admin:revenue_revenueevent_import"), {"resource": "1", "format": "0", "import_file": handle}
+        )
+    assert preview.context["result"].totals["skip"] == 2  # sale and fee both booked + the failed charge
     assert "Skipped: already in the ledger" in preview.content.decode()
 
 

@@ -74,16 +74,32 @@ def test_generic_row_errors_name_the_column(change, column, fragment):
 def test_stripe_export_rows_map_like_the_webhooks():
     mapped = [map_stripe_row(row) for row in _rows("stripe_unified_payments.csv")]
     paid, refunded, eur, failed, full_refund, disputed = mapped
-    assert [e.event_id for e in paid.entries] == ["stripe:pi_3QaplusPaid001"]
+    assert [e.event_id for e in paid.entries] == ["stripe:pi_3QaplusPaid001", "stripe:fee:charge:ch_3QaplusPaid001"]
+    fee = paid.entries[1]  # the Fee column: its own row, tied to its payment, keyed by the charge
+    assert (fee.kind, fee.amount_cents, fee.parent_event_id, fee.metadata["charge"]) == (
+        "fee",
+        -755,
+        "stripe:pi_3QaplusPaid001",
+        "ch_3QaplusPaid001",
+    )
     assert paid.entries[0].amount_cents == 25000 and paid.entries[0].entity_hint == "aplus-enterprise"
     assert paid.entries[0].occurred_at == datetime(2026, 6, 2, 15, 4, 5, tzinfo=UTC)
-    assert [(e.kind, e.amount_cents) for e in refunded.entries] == [("payment", 120000), ("refund", -30000)]
+    assert [(e.kind, e.amount_cents) for e in refunded.entries] == [
+        ("payment", 120000),
+        ("refund", -30000),
+        ("fee", -3510),
+    ]
     assert refunded.entries[1].occurred_at == datetime(2026, 6, 8, 14, 0, tzinfo=UTC)  # booked when refunded
     assert eur.entries[0].currency == "EUR" and eur.entries[0].amount_usd_cents == 5317
     assert eur.entries[0].fx_source == "stripe_balance_transaction"
+    assert (eur.entries[1].currency, eur.entries[1].amount_cents) == ("USD", -192)  # fee in the settlement currency
     assert failed.skip_reason and not failed.entries
-    assert [e.amount_cents for e in full_refund.entries] == [2900, -2900]
-    assert [(e.kind, e.amount_cents) for e in disputed.entries] == [("payment", 75000), ("dispute", -75000)]
+    assert [e.amount_cents for e in full_refund.entries] == [2900, -2900, -114]
+    assert [(e.kind, e.amount_cents) for e in disputed.entries] == [
+        ("payment", 75000),
+        ("dispute", -75000),
+        ("fee", -2205),
+    ]
 
 
 def test_gumroad_export_rows_map_sales_refunds_and_skip_non_money():
@@ -94,8 +110,16 @@ def test_gumroad_export_rows_map_sales_refunds_and_skip_non_money():
     assert sale.entries[0].amount_cents == 19900 and sale.entries[0].currency == "USD"
     assert sale.entries[0].occurred_at == datetime(2026, 6, 2, 14, 3, 11, tzinfo=UTC)
     assert sale.entries[0].product_id == "legacycourse"
-    assert [(e.kind, e.amount_cents) for e in partial.entries] == [("payment", 49900), ("refund", -10000)]
-    assert [(e.kind, e.amount_cents) for e in full.entries] == [("payment", 2900), ("refund", -2900)]
+    assert [(e.kind, e.amount_cents) for e in partial.entries] == [
+        ("payment", 49900),
+        ("refund", -10000),
+        ("fee", -5020),
+    ]
+    assert [(e.kind, e.amount_cents) for e in full.entries] == [("payment", 2900), ("refund", -2900), ("fee", -340)]
+    assert (sale.entries[1].event_id, sale.entries[1].parent_event_id) == (
+        "gumroad:fee:Qx1vLegacyA1b2C3d4e5F==",
+        "gumroad:sale:Qx1vLegacyA1b2C3d4e5F==",
+    )
     assert preorder.skip_reason and free.skip_reason and totals.skip_reason == "the export's totals row"
 
 
@@ -130,13 +154,15 @@ def test_command_stripe_and_gumroad_exports(entities, capsys):
     legacy.gumroad_product_ids = ["legacycourse", "masterclass", "ebook"]
     legacy.save()
     call_command("import_revenue_csv", str(DATA / "stripe_unified_payments.csv"), "--format", "stripe", "--no-progress")
-    assert RevenueEvent.objects.filter(provider="stripe").count() == 8
+    assert RevenueEvent.objects.filter(provider="stripe").count() == 8 + 5  # + the five Fee cells
     assert "1 rows skipped (no money moved)" in capsys.readouterr().out
     call_command("import_revenue_csv", str(DATA / "gumroad_sales.csv"), "--format", "gumroad", "--no-progress")
     gumroad = RevenueEvent.objects.filter(provider="gumroad")
-    assert gumroad.count() == 5
+    assert gumroad.count() == 5 + 3  # + the three fees of sales that moved money
     assert set(gumroad.values_list("entity__slug", flat=True)) == {"legacy-unchained"}
-    assert sum(gumroad.values_list("amount_cents", flat=True)) == 19900 + 49900 - 10000 + 2900 - 2900
+    assert (
+        sum(gumroad.values_list("amount_cents", flat=True)) == 19900 + 49900 - 10000 + 2900 - 2900 - 2090 - 5020 - 340
+    )
     assert "3 rows skipped (no money moved)" in capsys.readouterr().out
 
 

@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from revenue.models import Entity, RevenueDailyRollup, RevenueEvent
 from revenue.selectors import revenue_daily_rollup_drift, revenue_totals, revenue_totals_periods
+from revenue.selectors.buckets import BUCKET_FIELDS, BUCKETS, kinds_of
 from revenue.selectors.totals import _amount_aggregates
 from revenue.services import revenue_event_record, revenue_event_reverse
 from revenue.tests.factories import ledger_entry
@@ -207,10 +208,25 @@ def direct_totals(as_of: datetime, entity: Entity | None) -> dict[str, list[dict
             .annotate(**_amount_aggregates())
             .order_by("entity__slug", "provider", "currency")
         )
-        result[period.name] = [
-            {"entity": g.pop("entity__slug"), "provider": g.pop("provider"), "currency": g.pop("currency"), **g}
-            for g in grouped
-        ]
+        buckets = {
+            (g["entity__slug"], g["provider"], g["currency"]): g
+            for g in rows.values("entity__slug", "provider", "currency")
+            .annotate(
+                **{
+                    f"{name}_cents": Coalesce(Sum("amount_cents", filter=Q(kind__in=kinds_of(name))), 0)
+                    for name in BUCKETS
+                },
+                net_cents=Sum("amount_cents"),
+            )
+            .order_by()
+        }
+        result[period.name] = []
+        for g in grouped:
+            key = (g.pop("entity__slug"), g.pop("provider"), g.pop("currency"))
+            by_bucket = buckets[key]
+            row = {"entity": key[0], "provider": key[1], "currency": key[2], **g}
+            row["buckets"] = {name: by_bucket[name] for name in BUCKET_FIELDS}
+            result[period.name].append(row)
     return result
 
 

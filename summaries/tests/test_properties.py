@@ -104,9 +104,10 @@ def test_weekly_and_monthly_equal_their_dailies_and_net_equals_the_ledger(entiti
         monthly = RevenueSummary.objects.get(period="monthly", start_date=month, entity__isnull=True)
         assert _nonzero(_nets(monthly)) == _nonzero(expected_month)
         assert monthly.net_cents == (
-            monthly.gross_cents
+            monthly.payments_cents
             + monthly.refunds_cents
             + monthly.disputes_cents
+            + monthly.disputes_won_cents
             + monthly.fees_cents
             + monthly.adjustments_cents
         )

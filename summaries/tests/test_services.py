@@ -31,7 +31,12 @@ def test_daily_summary_per_entity_and_for_all(record, entities):
         entities["aplus-enterprise"],
         entities["legacy-unchained"],
     ]
-    assert (aplus.gross_cents, aplus.refunds_cents, aplus.fees_cents, aplus.net_cents) == (175000, -20000, -870, 154130)
+    assert (aplus.payments_cents, aplus.refunds_cents, aplus.fees_cents, aplus.net_cents) == (
+        175000,
+        -20000,
+        -870,
+        154130,
+    )
     assert aplus.total_amount_cents == 154130 and aplus.event_count == 4 and aplus.payment_count == 2
     assert aplus.average_transaction_cents == 87500
     assert legacy.total_amount_cents == 300000 and legacy.event_count == 1

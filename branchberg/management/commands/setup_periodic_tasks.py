@@ -11,6 +11,8 @@ SCHEDULE = [
     ("Reconciliation: auto-match and alert on stale unmatched deposits", "alerts.reconciliation_check", 60 * 60),
     ("Outbox: re-enqueue stuck messages and deliveries", "integrations.outbox_sweep", 60),
     ("Webhooks: book stored deliveries still waiting", "integrations.inbound_sweep", 60),
+    # The ECB publishes around 16:00 CET on working days; hourly picks it up the same afternoon.
+    ("Exchange rates: ECB reference rates, alert on rows with no rate", "alerts.exchange_rates_refresh", 60 * 60),
 ]
 
 
