@@ -24,6 +24,7 @@ from .dashboard import (
     revenue_by_provider,
 )
 from .events import entity_by_slug, revenue_events_after, revenue_events_list, revenue_events_page
+from .morning import MorningCell, MorningFigures, MorningLine, MorningScope, ledger_rows_path, morning_figures
 from .rollup import revenue_daily_rollup_drift, revenue_daily_rollup_expected
 from .totals import AMOUNT_FIELDS, DEBIT_REFUND_KINDS, Totals, TotalsPeriod, revenue_totals, revenue_totals_periods
 from .trends import TrendPoint, Trends, growth_ratio, revenue_trends
@@ -36,6 +37,10 @@ __all__ = [
     "KpiFigure",
     "KpiPeriod",
     "MonthTotal",
+    "MorningCell",
+    "MorningFigures",
+    "MorningLine",
+    "MorningScope",
     "PayoutStatusTotal",
     "PeriodWindows",
     "ProviderTotal",
@@ -51,7 +56,9 @@ __all__ = [
     "kpi_cards",
     "kpi_windows",
     "ledger_currencies",
+    "ledger_rows_path",
     "monthly_gross_refunds",
+    "morning_figures",
     "payout_status_totals",
     "range_first_day",
     "recent_events",
