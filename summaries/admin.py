@@ -132,11 +132,12 @@ class RevenueSummaryAdmin(admin.ModelAdmin):
             )
             rows.append(
                 format_html(
-                    '<tr><th scope="row">{}</th>{}<td class="bb-num"><a href="{}">{} rows</a></td></tr>',
+                    '<tr><th scope="row">{}</th>{}<td class="bb-num"><a href="{}">{} row{}</a></td></tr>',
                     currency,
                     cells,
                     url,
                     figures.get("event_count", 0),
+                    "" if figures.get("event_count", 0) == 1 else "s",
                 )
             )
         return format_html(

@@ -329,6 +329,9 @@ def test_page_leads_with_yesterday_each_figure_and_alert_linked(staff_client, le
         assert f'data-morning-scope="{scope}"' in morning
     assert f'href="/admin/alerts/revenuealert/{alert.pk}/change/"' in morning
     assert "1 open alert<" in morning
+    # The lists below link too: each event to its entry, each alert to its page.
+    assert html.count(f'href="/admin/alerts/revenuealert/{alert.pk}/change/"') == 2
+    assert re.search(r'href="/admin/revenue/revenueevent/[0-9a-f-]+/change/"', html)
     links = re.findall(r'href="(/admin/revenue/revenueevent/\?[^"]+)"', morning)
     assert links, "no figure links to its ledger rows"
     for link in links:
