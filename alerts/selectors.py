@@ -285,15 +285,21 @@ SEVERITY_RANK = {
 }
 
 
+def active_alerts(*, entity: Entity | None = None) -> QuerySet[RevenueAlert]:
+    """Open and acknowledged alerts; for an entity, its own and those about no entity in particular."""
+    queryset = RevenueAlert.objects.filter(status__in=RevenueAlert.ACTIVE_STATUSES)
+    if entity is not None:
+        queryset = queryset.filter(Q(entity=entity) | Q(entity__isnull=True))
+    return queryset
+
+
 def open_alerts(*, entity: Entity | None = None, limit: int = 20) -> list[RevenueAlert]:
     """Open and acknowledged alerts, most severe and newest first.
 
     With an entity filter, alerts about that entity and alerts about no entity
     in particular (e.g. webhook silence) are shown.
     """
-    queryset = RevenueAlert.objects.filter(status__in=RevenueAlert.ACTIVE_STATUSES).select_related("entity")
-    if entity is not None:
-        queryset = queryset.filter(Q(entity=entity) | Q(entity__isnull=True))
+    queryset = active_alerts(entity=entity).select_related("entity")
     rank = Case(
         *(When(severity=severity, then=Value(value)) for severity, value in SEVERITY_RANK.items()),
         default=Value(len(SEVERITY_RANK)),

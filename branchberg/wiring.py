@@ -1,7 +1,8 @@
 """Connections between apps that the dependency direction forbids them to make themselves.
 
 revenue (the inner app) finds possible duplicates and standalone fees during CSV imports; alerts
-(an outer app) owns the alert. branchberg composes both.
+(an outer app) owns the alert. summaries sends the daily digest; the morning
+view it leads with includes the open alerts (alerts). branchberg composes both.
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ def duplicate_alert_raise(duplicate: PossibleDuplicate) -> None:
     )
 
 
+def morning_digest_section(digest) -> dict:
+    """The daily digest carries the morning view of its day: the same selector as the dashboard's."""
+    from alerts.morning import morning_payload, morning_view
+    from revenue.periods import Cadence
+
+    if digest.period != Cadence.DAILY:
+        return {}
+    return {"morning": morning_payload(morning_view(day=digest.start_date))}
+
+
 def standalone_fee_alert_raise(fee: StandaloneFee) -> None:
     """One alert per imported fee booked without its payment (the payment may come in a later import)."""
     from alerts.models import RevenueAlert
@@ -63,5 +74,8 @@ def standalone_fee_alert_raise(fee: StandaloneFee) -> None:
 
 
 def wire() -> None:
+    from summaries.services import summary_payload_section_register
+
     duplicate_reporter_register(duplicate_alert_raise)
+    summary_payload_section_register(morning_digest_section)
     standalone_fee_reporter_register(standalone_fee_alert_raise)

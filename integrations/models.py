@@ -119,7 +119,9 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        verbose_name = "API key"
+        # "Atlas", beside dj-stripe's own "API keys" (Stripe's secret keys) in the same admin.
+        verbose_name = "Atlas API key"
+        verbose_name_plural = "Atlas API keys"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -10,7 +10,9 @@ Laid out like the specification's example:
 
     Events: 47 (Stripe: 32, Gumroad: 12, Manual: 3)
 
-followed by the money buckets (payments / refunds / disputes / disputes won back /
+A daily digest leads with the morning view instead (alerts.morning): each entity's
+day against the same weekday last week, week and month to date, then the open
+alerts; then the money buckets (payments / refunds / disputes / disputes won back /
 fees / adjustments, with "Gumroad fees not yet known" where so) / net and the average
 transaction per currency, the rates used for any conversion, and amendments
 for late events in periods already reported. Currencies are never added
@@ -19,11 +21,13 @@ together; a converted total says so.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from revenue.money import format_money, from_minor_units, minor_unit_exponent
 from revenue.selectors.buckets import BUCKET_LABELS, GUMROAD_FEES_UNKNOWN
+from revenue.selectors.dashboard import KpiFigure
 
 TITLES = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}
 PROVIDER_ORDER = ("stripe", "gumroad", "manual")
@@ -43,6 +47,15 @@ def money(amount_minor: int, currency: str) -> str:
 
 def signed_money(amount_minor: int, currency: str) -> str:
     return f"+{money(amount_minor, currency)}" if amount_minor >= 0 else money(amount_minor, currency)
+
+
+# How a channel links a figure to its rows: (text, back office path) -> text. Plain text has no links.
+Link = Callable[[str, str], str]
+Escape = Callable[[str], str]
+
+
+def plain(text: str, path: str) -> str:
+    return text
 
 
 def title(payload: dict) -> str:
@@ -128,10 +141,56 @@ def as_of_line(payload: dict) -> str:
     return f"As of {as_of:%Y-%m-%d %H:%M %Z} ({payload['time_zone']})"
 
 
-def entity_lines(payload: dict) -> list[str]:
+def entity_lines(payload: dict, *, link: Link = plain, escape: Escape = str) -> list[str]:
+    """Per entity, then the total. A daily digest carrying the morning view leads with it instead:
+    the day against the same weekday last week, week to date and month to date."""
     reporting = payload["reporting_currency"]
-    lines = [f"{entity['name']}: {amount_line(entity, reporting)}" for entity in payload["entities"]]
+    if payload.get("morning"):
+        return morning_lines(payload["morning"], reporting, link=link, escape=escape)
+    lines = [f"{escape(entity['name'])}: {amount_line(entity, reporting)}" for entity in payload["entities"]]
     lines.append(f"Total: {amount_line(payload['total'], reporting)}")
+    return lines
+
+
+def _morning_part(line: dict, weekday: str, link: Link) -> str:
+    currency, urls = line["currency"], line["urls"]
+    change = KpiFigure(currency, line["day_cents"], line["compare_day_cents"]).change_display
+    compare = link(money(line["compare_day_cents"], currency), urls["compare_day"])
+    return (
+        f"{link(money(line['day_cents'], currency), urls['day'])} (last {weekday} {compare}, {change})"
+        f" · week to date {link(money(line['week_to_date_cents'], currency), urls['week_to_date'])}"
+        f" · month to date {link(money(line['month_to_date_cents'], currency), urls['month_to_date'])}"
+    )
+
+
+def morning_lines(morning: dict, reporting: str, *, link: Link = plain, escape: Escape = str) -> list[str]:
+    """One line per entity, then the total (as in the specification's example); currencies side by side."""
+    weekday = f"{date.fromisoformat(morning['compare_day']):%a}"
+    totals, entities = morning["scopes"][:1], morning["scopes"][1:]
+    lines = []
+    for scope in entities + totals:
+        name = escape(scope["name"]) if scope["slug"] else "Total"
+        parts = [_morning_part(line, weekday, link) for line in scope["lines"]] or [money(0, reporting)]
+        lines.append(f"{name}: " + "; ".join(parts))
+    return lines
+
+
+def alert_lines(payload: dict, *, link: Link = plain) -> list[str]:
+    """The open alerts of the morning view, most severe first; each whole line links to its alert
+    (so a channel that escapes text does it in `link`)."""
+    morning = payload.get("morning")
+    if not morning:
+        return []
+    count = morning["open_alert_count"]
+    if not count:
+        return ["Open alerts: none"]
+    lines = [f"Open alerts: {link(str(count), morning['alerts_url'])}"]
+    for alert in morning["alerts"]:
+        about = f" ({alert['entity']})" if alert["entity"] else ""
+        text = f"{alert['severity'].title()} · {alert['type']}{about}: {alert['message']}"
+        lines.append(f"• {link(text, alert['url'])}")
+    if count > len(morning["alerts"]):
+        lines.append(f"• and {count - len(morning['alerts'])} more")
     return lines
 
 
@@ -142,6 +201,7 @@ def summary_text(payload: dict, *, insight: str | None = None) -> str:
     sections = [
         [title(payload)],
         entity_lines(payload),
+        alert_lines(payload),
         [events_line(total)],
         breakdown_lines(total) + rate_lines(total, reporting),
         amendment_lines(payload),

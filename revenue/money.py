@@ -264,11 +264,15 @@ def from_minor_units(amount_minor: int, currency: str) -> Decimal:
     return Decimal(amount_minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
 
 
+def format_amount(amount_minor: int, currency: str) -> str:
+    """The number alone, where the currency is said once beside it: 123450 USD -> '1,234.50'."""
+    exponent = minor_unit_exponent(currency)
+    return f"{from_minor_units(amount_minor, currency):,.{exponent}f}"
+
+
 def format_money(amount_minor: int, currency: str) -> str:
     """123450 USD -> '1,234.50 USD'; -5000 JPY -> '-5,000 JPY'."""
-    exponent = minor_unit_exponent(currency)
-    value = from_minor_units(amount_minor, currency)
-    return f"{value:,.{exponent}f} {currency.upper()}"
+    return f"{format_amount(amount_minor, currency)} {currency.upper()}"
 
 
 def convert_minor_units(amount_minor: int, *, rate: Decimal, from_currency: str, to_currency: str) -> int:

@@ -11,6 +11,7 @@ per channel target by the integrations app.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -460,10 +461,21 @@ def _figures_payload(row: RevenueSummary) -> Json:
     }
 
 
+# Sections an outer app adds to a digest's payload, e.g. the morning view (with the open
+# alerts) in the daily digest; branchberg registers them (revenue.backfill's reporters likewise).
+_payload_sections: list[Callable[[RevenueSummary], Json]] = []
+
+
+def summary_payload_section_register(section: Callable[[RevenueSummary], Json]) -> None:
+    """`section(digest)` returns keys to add to the payload of `digest` (an empty dict for none)."""
+    if section not in _payload_sections:
+        _payload_sections.append(section)
+
+
 def summary_payload(*, digest: RevenueSummary, entity_rows: list[RevenueSummary], amendments: list[Json]) -> Json:
     """The outbox payload: everything a channel needs to render the digest, no database access later."""
     period = period_containing(digest.period, digest.start_date)
-    return {
+    payload: Json = {
         "summary_id": str(digest.id),
         "period": digest.period,
         "start_date": digest.start_date.isoformat(),
@@ -484,6 +496,9 @@ def summary_payload(*, digest: RevenueSummary, entity_rows: list[RevenueSummary]
         ],
         "amendments": amendments,
     }
+    for section in _payload_sections:
+        payload |= section(digest)
+    return payload
 
 
 def _send_locked(rows: list[RevenueSummary]) -> OutboxMessage | None:

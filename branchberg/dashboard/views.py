@@ -25,6 +25,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.generic import View
 
+from alerts.morning import morning_view
 from alerts.selectors import open_alerts
 from revenue import selectors
 from revenue.business_time import business_now, business_zone, day_start
@@ -66,6 +67,7 @@ def _panels_context(filters: DashboardFilters, entities: list[Entity]) -> dict:
     """What the cards, events table and alerts list show (page and refresh alike)."""
     return {
         "filters": filters,
+        "morning": morning_view(entity=filters.entity, entities=entities),
         "cards": selectors.kpi_cards(now=timezone.now(), entities=entities, entity=filters.entity),
         "events": selectors.recent_events(entity=filters.entity),
         "alerts": open_alerts(entity=filters.entity),
@@ -140,6 +142,7 @@ class SummaryView(StaffJSONMixin, View):
         context = _panels_context(self.filters, self.entities)
         return JsonResponse(
             {
+                "morning_html": render_to_string("dashboard/_morning.html", context, request=request),
                 "kpis_html": render_to_string("dashboard/_kpis.html", context, request=request),
                 "events_html": render_to_string("dashboard/_events.html", context, request=request),
                 "alerts_html": render_to_string("dashboard/_alerts.html", context, request=request),

@@ -1,4 +1,5 @@
-"""The admin index overview: today's revenue per entity and currency, and open alerts.
+"""The admin index overview: yesterday (the morning view), today's revenue per entity and currency,
+open alerts and the day's tasks.
 
 Lives in branchberg because it composes revenue and alerts.
 """
@@ -8,11 +9,11 @@ from __future__ import annotations
 from django import template
 from django.db.models import Count
 from django.urls import NoReverseMatch, reverse
-from django.utils.http import urlencode
 
 from alerts.models import RevenueAlert
-from revenue.business_time import business_today, business_zone, day_bounds
-from revenue.selectors import revenue_by_entity_and_currency
+from alerts.morning import morning_view
+from revenue.business_time import business_today, business_zone
+from revenue.selectors import ledger_rows_path, revenue_by_entity_and_currency
 
 register = template.Library()
 
@@ -20,17 +21,11 @@ register = template.Library()
 @register.simple_tag
 def backoffice_overview() -> dict:
     today = business_today()
-    start, end = day_bounds(today)
-    ledger_url = reverse("admin:revenue_revenueevent_changelist")
     rows = revenue_by_entity_and_currency(day=today)
     for row in rows:
-        query = {
-            "entity__id__exact": row["entity_id"],
-            "currency": row["currency"],
-            "occurred_at__gte": start.isoformat(),
-            "occurred_at__lt": end.isoformat(),
-        }
-        row["url"] = f"{ledger_url}?{urlencode(query)}"
+        row["url"] = ledger_rows_path(
+            first_day=today, last_day=today, entity_id=row["entity_id"], currency=row["currency"]
+        )
     by_severity = dict(
         RevenueAlert.objects.filter(status__in=RevenueAlert.ACTIVE_STATUSES)
         .values_list("severity")
@@ -43,6 +38,7 @@ def backoffice_overview() -> dict:
     except NoReverseMatch:  # the alerts admin is registered by the alerts app when present
         alerts_url = ""
     return {
+        "morning": morning_view(),
         "today": today,
         "zone": str(business_zone()),
         "rows": rows,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -248,7 +249,8 @@ def test_chart_query_count_does_not_grow_with_the_ledger(staff_client, ledger, e
     for name in ("chart-daily-net", "chart-providers", "chart-monthly", "chart-payouts"):
         with django_assert_max_num_queries(5):  # + one for unknown Gumroad fees (providers, monthly)
             assert staff_client.get(reverse(f"dashboard:{name}"), {"range": 365}).status_code == 200
-    with django_assert_max_num_queries(8):  # + one for unknown Gumroad fees on the KPI cards
+    # seven, the morning view's two totals reads and its alerts (three), unknown Gumroad fees (one)
+    with django_assert_max_num_queries(11):
         assert staff_client.get(reverse("dashboard:summary")).status_code == 200
 
 
@@ -314,7 +316,8 @@ def test_page_renders_cards_events_alerts_and_chart_slots(
         fingerprint="test:threshold",
         entity=entities["aplus-enterprise"],
     )
-    with django_assert_max_num_queries(9):
+    # the morning view adds three (two totals reads and its alerts), unknown Gumroad fees one
+    with django_assert_max_num_queries(13):
         response = staff_client.get("/dashboard/")
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("max-age=0")
@@ -334,6 +337,34 @@ def test_page_renders_cards_events_alerts_and_chart_slots(
 
 
 @pytest.mark.django_db
+def test_page_leads_with_yesterday_each_figure_and_alert_linked(staff_client, ledger, entities, admin_client):
+    """The morning view sits above the filters and key figures; its amounts and alerts are links."""
+    alert, _ = alert_raise(
+        alert_type="duplicate",
+        severity="warning",
+        message="Possible duplicate: two sales of 49.00 USD",
+        fingerprint="test:morning-page",
+        entity=entities["legacy-unchained"],
+    )
+    html = staff_client.get("/dashboard/").content.decode()
+    assert html.index('id="morning"') < html.index('id="filters"') < html.index('id="kpis"')
+    morning = html[html.index('id="morning"') : html.index('id="filters"')]
+    yesterday = ledger["today"] - timedelta(days=1)
+    assert f"Yesterday, {yesterday:%A} {yesterday.day} {yesterday:%B}" in html
+    for scope in ("total", "aplus-enterprise", "legacy-unchained"):
+        assert f'data-morning-scope="{scope}"' in morning
+    assert f'href="/admin/alerts/revenuealert/{alert.pk}/change/"' in morning
+    assert "1 open alert<" in morning
+    # The lists below link too: each event to its entry, each alert to its page.
+    assert html.count(f'href="/admin/alerts/revenuealert/{alert.pk}/change/"') == 2
+    assert re.search(r'href="/admin/revenue/revenueevent/[0-9a-f-]+/change/"', html)
+    links = re.findall(r'href="(/admin/revenue/revenueevent/\?[^"]+)"', morning)
+    assert links, "no figure links to its ledger rows"
+    for link in links:
+        assert admin_client.get(link.replace("&amp;", "&")).status_code == 200
+
+
+@pytest.mark.django_db
 def test_summary_json_carries_the_panels(staff_client, ledger):
     body = staff_client.get(reverse("dashboard:summary"), {"entity": "legacy-unchained"}).json()
     assert "Legacy Unchained Inc" in body["kpis_html"]
@@ -342,6 +373,8 @@ def test_summary_json_carries_the_panels(staff_client, ledger):
     assert "A+ Enterprise" not in body["events_html"]
     assert body["currencies"][0] == "USD" and "EUR" in body["currencies"]
     assert body["alert_count"] == 0
+    assert 'data-morning-scope="legacy-unchained"' in body["morning_html"]
+    assert 'data-morning-scope="aplus-enterprise"' not in body["morning_html"]
 
 
 @pytest.mark.django_db

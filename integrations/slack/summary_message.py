@@ -7,8 +7,11 @@ per-currency breakdown.
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from ..openai_insight import summary_insight
 from ..summary_text import (
+    alert_lines,
     amendment_lines,
     as_of_line,
     breakdown_lines,
@@ -27,8 +30,13 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _section(lines: list[str]) -> dict:
-    text = "\n".join(_escape(line) for line in lines)
+def _link(text: str, path: str) -> str:
+    """A figure linked to its rows in the back office (SITE_URL set), else the escaped text."""
+    return f"<{settings.SITE_URL}{path}|{_escape(text)}>" if settings.SITE_URL else _escape(text)
+
+
+def _section(lines: list[str], *, escaped: bool = False) -> dict:
+    text = "\n".join(line if escaped else _escape(line) for line in lines)
     if len(text) > SECTION_LIMIT:
         text = text[:SECTION_LIMIT] + "…"
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
@@ -37,12 +45,15 @@ def _section(lines: list[str]) -> dict:
 def summary_blocks(payload: dict, *, insight: str | None = None) -> list[dict]:
     reporting = payload["reporting_currency"]
     total = payload["total"]
-    entities = entity_lines(payload)
+    entities = entity_lines(payload, link=_link, escape=_escape)
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": title(payload)[:150], "emoji": True}},
-        _section([*entities[:-1], f"*{entities[-1]}*"]),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(events_line(total))}]},
+        _section([*entities[:-1], f"*{entities[-1]}*"], escaped=True),
     ]
+    alerts = alert_lines(payload, link=_link)
+    if alerts:
+        blocks.append(_section(alerts, escaped=True))
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(events_line(total))}]})
     details = breakdown_lines(total) + rate_lines(total, reporting)
     if details:
         blocks.append(_section(details))

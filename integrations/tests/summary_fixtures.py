@@ -30,9 +30,11 @@ DAILY_KEY = "daily:2026-03-08"
 
 EXPECTED_DAILY_TEXT = """💰 Daily Revenue Summary (2026-03-08)
 
-A+ Enterprise LLC: $12,450.00
-Legacy Unchained Inc: $8,320.00
-Total: $20,770.00
+A+ Enterprise LLC: $12,450.00 (last Sun $0.00, new) · week to date $12,450.00 · month to date $12,450.00
+Legacy Unchained Inc: $8,320.00 (last Sun $0.00, new) · week to date $8,320.00 · month to date $8,320.00
+Total: $20,770.00 (last Sun $0.00, new) · week to date $20,770.00 · month to date $20,770.00
+
+Open alerts: none
 
 Events: 6 (Stripe: 3, Gumroad: 2, Manual: 1)
 

@@ -38,6 +38,7 @@ from ..forms import (
 from ..models import LedgerAuditEntry, RevenueEvent
 from ..money import format_money
 from ..resources import IMPORT_RESOURCES, LedgerExportResource, SafeCSV
+from ..selectors.search import revenue_events_search
 from ..services import manual_entry_correct, manual_entry_create, revenue_event_reverse_by_user
 from .display import local_time, money_html
 from .imports import BackgroundImportMixin
@@ -71,7 +72,10 @@ class RevenueEventAdmin(ReadOnlyAdminMixin, BackgroundImportMixin, ImportMixin, 
     list_filter = ["provider", "entity", "kind", "currency", "entity_source"]
     date_hierarchy = "occurred_at"
     search_fields = ["=event_id", "customer_email", "=customer_id", "reference"]
-    search_help_text = "Event id (exact), customer email, customer id (exact) or PO / contract number."
+    search_help_text = (
+        "Any id you hold: Stripe pi_, ch_, cs_, in_, re_, dp_ (with or without stripe:), a Gumroad sale id, "
+        "a PO / contract number, a customer email or id. Reversals of the rows found are listed too."
+    )
     list_select_related = ["entity"]
     list_per_page = 50
     show_full_result_count = False
@@ -134,6 +138,13 @@ class RevenueEventAdmin(ReadOnlyAdminMixin, BackgroundImportMixin, ImportMixin, 
 
     def has_import_permission(self, request) -> bool:
         return request.user.has_perm("revenue.add_revenueevent")
+
+    def get_search_results(self, request, queryset, search_term):
+        """Django's search (email fragments), plus every row the term names as an id (selectors.search)."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if not search_term.strip():
+            return found, may_have_duplicates
+        return found | revenue_events_search(queryset, search_term), may_have_duplicates
 
     def get_queryset(self, request):
         reversed_q = RevenueEvent.objects.filter(reverses=OuterRef("pk"))
@@ -206,15 +217,21 @@ class RevenueEventAdmin(ReadOnlyAdminMixin, BackgroundImportMixin, ImportMixin, 
     def ledger_actions(self, obj: RevenueEvent):
         if obj.kind == RevenueEvent.Kind.REVERSAL or RevenueEvent.objects.filter(reverses=obj).exists():
             return "No actions: this row is a reversal or has been reversed."
-        links = []
+        # "Reverse" submits the page's form to the ledger list's "Reverse selected" action for this one
+        # row: the same confirmation (with a reason) and the same audited service as from the list.
+        links = [
+            format_html(
+                '<input type="hidden" name="{}" value="{}">'
+                '<button type="submit" class="button" formaction="{}" formmethod="post" name="action" '
+                'value="reverse_selected">Reverse this entry…</button>',
+                helpers.ACTION_CHECKBOX_NAME,
+                obj.pk,
+                reverse("admin:revenue_revenueevent_changelist"),
+            )
+        ]
         if obj.provider == RevenueEvent.Provider.MANUAL and obj.kind == RevenueEvent.Kind.PAYMENT:
             url = reverse("admin:revenue_revenueevent_correct", args=[obj.pk])
             links.append(format_html('<a class="button" href="{}">Correct this entry</a>', url))
-        links.append(
-            format_html(
-                '<span class="help">{}</span>', 'To reverse, tick it on the ledger list and choose "Reverse selected".'
-            )
-        )
         return format_html_join(" ", "{}", ((link,) for link in links))
 
     # --- reverse action -------------------------------------------------------------------

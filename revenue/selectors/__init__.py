@@ -35,6 +35,7 @@ from .dashboard import (
     revenue_by_provider,
 )
 from .events import entity_by_slug, revenue_events_after, revenue_events_list, revenue_events_page
+from .morning import MorningCell, MorningFigures, MorningLine, MorningScope, ledger_rows_path, morning_figures
 from .rollup import revenue_daily_rollup_drift, revenue_daily_rollup_expected
 from .totals import AMOUNT_FIELDS, API10_REFUNDS_KINDS, Totals, TotalsPeriod, revenue_totals, revenue_totals_periods
 from .trends import TrendPoint, Trends, growth_ratio, revenue_trends
@@ -53,6 +54,10 @@ __all__ = [
     "KpiPeriod",
     "MoneyBuckets",
     "MonthTotal",
+    "MorningCell",
+    "MorningFigures",
+    "MorningLine",
+    "MorningScope",
     "PayoutStatusTotal",
     "PeriodWindows",
     "ProviderTotal",
@@ -70,8 +75,10 @@ __all__ = [
     "kpi_cards",
     "kpi_windows",
     "ledger_currencies",
+    "ledger_rows_path",
     "money_buckets",
     "monthly_buckets",
+    "morning_figures",
     "payout_status_totals",
     "range_first_day",
     "recent_events",

@@ -176,7 +176,11 @@
         if (i > 0) td.className = "num";
       });
     });
-    container.replaceChildren(el);
+    // Wide tables scroll sideways inside their box on a phone; headers and amounts never wrap.
+    var scroller = document.createElement("div");
+    scroller.className = "table-scroll";
+    scroller.appendChild(el);
+    container.replaceChildren(scroller);
   }
 
   function renderPayoutStatuses(panel, payload) {
@@ -281,6 +285,7 @@
   }
 
   function applySummary(body) {
+    document.getElementById("morning").innerHTML = body.morning_html;
     document.getElementById("kpis").innerHTML = body.kpis_html;
     document.getElementById("events").innerHTML = body.events_html;
     document.getElementById("alerts").innerHTML = body.alerts_html;

@@ -1,3 +1,4 @@
+import re
 from datetime import date
 from io import StringIO
 
@@ -69,3 +70,32 @@ def test_summary_admin_lists_and_acts(
     assert OutboxMessage.objects.filter(topic="summary.daily").count() == 1
     response = staff_client.post(url, {"action": "recompute", "_selected_action": [str(digest.pk)]}, follow=True)
     assert "Recomputed 1 period(s)." in response.content.decode()
+
+
+def test_summary_page_shows_money_per_currency_linked_to_its_rows_and_folds_the_raw_figures(
+    admin_client, record, entities
+):
+    record(125000, local(2026, 6, 10, 9))
+    record(-2500, local(2026, 6, 10, 11), kind="refund")
+    record(4500, local(2026, 6, 10, 23, 30), currency="JPY", entity="legacy-unchained")
+    summary_compute(cadence="daily", day=date(2026, 6, 10))
+    digest = RevenueSummary.objects.get(period="daily", start_date=date(2026, 6, 10), entity__isnull=True)
+    html = admin_client.get(reverse("admin:summaries_revenuesummary_change", args=[digest.pk])).content.decode()
+    money = html[html.index('class="bb-summary-money"') : html.index("</table>", html.index("bb-summary-money"))]
+    for text in ("1,225.00 USD", "1,250.00 USD", "-25.00 USD", "4,500 JPY", ">2 rows<", ">1 row<"):
+        assert text in money
+    # Raw cents and JSON only inside the folded <details> of the "Stored figures" fieldset.
+    folded = html.rfind("<details", 0, html.index("Stored figures (raw)"))
+    assert html.index("bb-summary-money") < folded < html.index("Total amount cents")
+    assert "</details>" not in html[folded : html.index("Total amount cents")]
+    links = set(re.findall(r'href="(/admin/revenue/revenueevent/\?[^"]+)"', money))
+    counts = {}
+    for link in links:
+        changelist = admin_client.get(link.replace("&amp;", "&")).context["cl"]
+        counts[changelist.result_count] = {row.currency for row in changelist.queryset}
+    assert counts == {2: {"USD"}, 1: {"JPY"}}  # the 23:30 Central JPY sale is on the 10th, not the 11th (UTC)
+    entity_row = RevenueSummary.objects.get(
+        period="daily", start_date=date(2026, 6, 10), entity=entities["legacy-unchained"]
+    )
+    page = admin_client.get(reverse("admin:summaries_revenuesummary_change", args=[entity_row.pk])).content.decode()
+    assert f"entity__id__exact={entities['legacy-unchained'].pk}" in page and "4,500 JPY" in page
