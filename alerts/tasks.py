@@ -19,3 +19,17 @@ def evaluate_event(event_id: str) -> dict:
     """Per ledger write: the cheap checks for one row, by its event_id."""
     result = alerts_evaluate_event(event_id=event_id)
     return {"raised": len(result.raised), "updated": len(result.updated), "capped": len(result.capped)}
+
+
+@shared_task(name="alerts.evaluate_events", acks_late=True)
+def evaluate_events(event_ids: list[str]) -> dict:
+    """The per-write checks for a batch of new rows (one booked batch of deliveries): one task, not one per row."""
+    raised = updated = capped = 0
+    for event_id in event_ids:
+        result = alerts_evaluate_event(event_id=event_id)
+        raised, updated, capped = (
+            raised + len(result.raised),
+            updated + len(result.updated),
+            capped + len(result.capped),
+        )
+    return {"raised": raised, "updated": updated, "capped": capped}

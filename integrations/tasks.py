@@ -12,14 +12,11 @@ from django.utils import timezone
 
 from revenue.models import OutboxMessage
 
-from .consumers import outbox_message_consume
+from .consumers import outbox_message_consume, outbox_messages_consume
 from .models import Delivery
+from .services.booking import inbound_deliveries_book
 from .services.delivery import delivery_attempt, outbox_message_fan_out
-from .services.ingest import (
-    INFRASTRUCTURE_ERRORS,
-    inbound_deliveries_drain,
-    inbound_deliveries_stuck_process,
-)
+from .services.ingest import INFRASTRUCTURE_ERRORS, inbound_deliveries_stuck_process
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +60,23 @@ def outbox_sweep(grace_seconds: float = SWEEP_GRACE.total_seconds()) -> int:
     return count
 
 
+@shared_task(name="integrations.outbox_dispatch_batch", acks_late=True)
+def outbox_dispatch_batch(message_ids: list[int]) -> None:
+    """The messages one transaction wrote (a booked batch of deliveries): one broker message for all."""
+    outbox_messages_consume(message_ids)
+    for message_id in message_ids:
+        for delivery_id in outbox_message_fan_out(message_id=message_id):
+            delivery_send.delay(delivery_id)
+
+
 def outbox_dispatch_enqueue(message_id: int) -> None:
     """Called by revenue.outbox after commit."""
     outbox_dispatch.delay(message_id)
+
+
+def outbox_dispatch_enqueue_many(message_ids: list[int]) -> None:
+    """Called by revenue.outbox after a commit that wrote many messages at once."""
+    outbox_dispatch_batch.delay(message_ids)
 
 
 @shared_task(
@@ -77,28 +88,42 @@ def outbox_dispatch_enqueue(message_id: int) -> None:
     max_retries=None,
 )
 def inbound_drain() -> int:
-    return inbound_deliveries_drain()
+    return inbound_deliveries_book()
 
 
 _kick_lock = threading.Lock()
 _last_kick = 0.0
-KICK_INTERVAL_SECONDS = 0.5
+_trailing_kick: threading.Timer | None = None
+KICK_INTERVAL_SECONDS = 0.2
 
 
 def inbound_drain_kick_due() -> bool:
     """Whether this process should ask a worker to book what is stored now: at most once per interval.
 
-    Intake then costs one INSERT, not an INSERT plus a broker round trip; a
-    drain pass picks up everything stored up to the moment it runs, and the
-    beat sweep catches a delivery stored just after the last pass.
+    Intake then costs one INSERT, not an INSERT plus a broker round trip. A delivery stored
+    within the interval after a kick gets a trailing kick at the end of the interval (a timer
+    thread), so every stored delivery is followed by a drain pass starting within the interval:
+    a pass books until a claim finds nothing, and the beat sweep is only a safety net.
     """
-    global _last_kick
+    global _last_kick, _trailing_kick
     now = time.monotonic()
     with _kick_lock:
-        if now - _last_kick < KICK_INTERVAL_SECONDS:
-            return False
-        _last_kick = now
-        return True
+        if now - _last_kick >= KICK_INTERVAL_SECONDS:
+            _last_kick = now
+            return True
+        if _trailing_kick is None:
+            _trailing_kick = threading.Timer(KICK_INTERVAL_SECONDS - (now - _last_kick), _kick_trailing)
+            _trailing_kick.daemon = True
+            _trailing_kick.start()
+        return False
+
+
+def _kick_trailing() -> None:
+    global _last_kick, _trailing_kick
+    with _kick_lock:
+        _trailing_kick = None
+        _last_kick = time.monotonic()
+    inbound_drain_send()
 
 
 def inbound_drain_send() -> None:
