@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import alerts_evaluate, alerts_evaluate_event
+from .services import alerts_evaluate, alerts_evaluate_event, alerts_evaluate_events
 
 
 @shared_task(name="alerts.evaluate")
@@ -24,12 +24,5 @@ def evaluate_event(event_id: str) -> dict:
 @shared_task(name="alerts.evaluate_events", acks_late=True)
 def evaluate_events(event_ids: list[str]) -> dict:
     """The per-write checks for a batch of new rows (one booked batch of deliveries): one task, not one per row."""
-    raised = updated = capped = 0
-    for event_id in event_ids:
-        result = alerts_evaluate_event(event_id=event_id)
-        raised, updated, capped = (
-            raised + len(result.raised),
-            updated + len(result.updated),
-            capped + len(result.capped),
-        )
-    return {"raised": raised, "updated": updated, "capped": capped}
+    result = alerts_evaluate_events(event_ids=event_ids)
+    return {"raised": len(result.raised), "updated": len(result.updated), "capped": len(result.capped)}

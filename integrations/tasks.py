@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from celery import shared_task
@@ -93,35 +94,43 @@ def inbound_drain() -> int:
 
 _kick_lock = threading.Lock()
 _last_kick = 0.0
-_trailing_kick: threading.Timer | None = None
+_trailing_until = 0.0  # a trailing kick is scheduled for this moment (monotonic clock)
 KICK_INTERVAL_SECONDS = 0.2
 
 
-def inbound_drain_kick_due() -> bool:
+def _timer(delay: float) -> None:
+    timer = threading.Timer(delay, inbound_drain_trailing_kick)
+    timer.daemon = True
+    timer.start()
+
+
+def inbound_drain_kick_due(*, trailing: Callable[[float], object] = _timer) -> bool:
     """Whether this process should ask a worker to book what is stored now: at most once per interval.
 
     Intake then costs one INSERT, not an INSERT plus a broker round trip. A delivery stored
-    within the interval after a kick gets a trailing kick at the end of the interval (a timer
-    thread), so every stored delivery is followed by a drain pass starting within the interval:
-    a pass books until a claim finds nothing, and the beat sweep is only a safety net.
+    within the interval after a kick schedules one trailing kick at the end of the interval
+    (`trailing(delay)` must call `inbound_drain_trailing_kick` then: a timer thread, or the event
+    loop's `call_later`), so every stored delivery is followed by a drain pass that starts within
+    the interval; a pass books until a claim finds nothing. The beat sweep is a safety net only.
     """
-    global _last_kick, _trailing_kick
+    global _last_kick, _trailing_until
     now = time.monotonic()
     with _kick_lock:
         if now - _last_kick >= KICK_INTERVAL_SECONDS:
             _last_kick = now
             return True
-        if _trailing_kick is None:
-            _trailing_kick = threading.Timer(KICK_INTERVAL_SECONDS - (now - _last_kick), _kick_trailing)
-            _trailing_kick.daemon = True
-            _trailing_kick.start()
-        return False
+        if now < _trailing_until:  # already scheduled (a lost one expires with its deadline)
+            return False
+        delay = KICK_INTERVAL_SECONDS - (now - _last_kick)
+        _trailing_until = now + delay
+    trailing(delay)
+    return False
 
 
-def _kick_trailing() -> None:
-    global _last_kick, _trailing_kick
+def inbound_drain_trailing_kick() -> None:
+    """The kick at the end of an interval in which deliveries were stored without one."""
+    global _last_kick
     with _kick_lock:
-        _trailing_kick = None
         _last_kick = time.monotonic()
     inbound_drain_send()
 
