@@ -16,7 +16,7 @@ from revenue.models import OutboxMessage
 from .consumers import outbox_message_consume, outbox_messages_consume
 from .models import Delivery
 from .services.booking import inbound_deliveries_book
-from .services.delivery import delivery_attempt, outbox_message_fan_out
+from .services.delivery import delivery_attempt, outbox_message_fan_out, outbox_messages_fan_out
 from .services.ingest import INFRASTRUCTURE_ERRORS, inbound_deliveries_stuck_process
 
 logger = logging.getLogger(__name__)
@@ -65,9 +65,8 @@ def outbox_sweep(grace_seconds: float = SWEEP_GRACE.total_seconds()) -> int:
 def outbox_dispatch_batch(message_ids: list[int]) -> None:
     """The messages one transaction wrote (a booked batch of deliveries): one broker message for all."""
     outbox_messages_consume(message_ids)
-    for message_id in message_ids:
-        for delivery_id in outbox_message_fan_out(message_id=message_id):
-            delivery_send.delay(delivery_id)
+    for delivery_id in outbox_messages_fan_out(message_ids=message_ids):
+        delivery_send.delay(delivery_id)
 
 
 def outbox_dispatch_enqueue(message_id: int) -> None:
