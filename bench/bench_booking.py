@@ -60,8 +60,14 @@ def charge_template() -> dict:
     return template
 
 
+def burst_event(run: str, sender: int, n: int, template: dict) -> str:
+    """A distinct buyer per delivery: one customer paying the same amount 1,000 times in a day is
+    what the duplicate detector flags pairwise (quadratic work), not a burst of sales."""
+    return webhooks.sample_event(run, sender, n, {**template, "customer": f"cus_bench_{run}_{sender}_{n}"})
+
+
 def stored_body(run: str, n: int, template: dict) -> str:
-    return webhooks.sample_event(run, 0, n, template)
+    return burst_event(run, 0, n, template)
 
 
 # ---------------------------------------------------------------- 1. in process
@@ -182,10 +188,7 @@ def count_sender(port: int, first: int, connections: int, per_connection: int, r
     import socket
 
     requests = {
-        i: [
-            webhooks.signed_request(port, webhooks.sample_event(run, first + i, n, template))
-            for n in range(per_connection)
-        ]
+        i: [webhooks.signed_request(port, burst_event(run, first + i, n, template)) for n in range(per_connection)]
         for i in range(connections)
     }
     ready.wait()
@@ -223,7 +226,7 @@ def paced_sender(port: int, index: int, rate: float, seconds: float, run: str, t
     """One keep-alive connection sending at `rate`/s (an open-loop schedule); (event id, 200 time) each."""
     import http.client
 
-    bodies = [webhooks.sample_event(run, index, n, template) for n in range(int(rate * seconds))]
+    bodies = [burst_event(run, index, n, template) for n in range(int(rate * seconds))]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     answered = []
     ready.wait()
