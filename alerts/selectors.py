@@ -155,6 +155,12 @@ def event_by_event_id(event_id: str) -> RevenueEvent | None:
     return RevenueEvent.objects.select_related("entity").filter(event_id=event_id).first()
 
 
+def events_by_event_ids(event_ids: list[str]) -> list[RevenueEvent]:
+    """The ledger rows with these event ids, in the order given (entity loaded)."""
+    rows = {row.event_id: row for row in RevenueEvent.objects.select_related("entity").filter(event_id__in=event_ids)}
+    return [rows[event_id] for event_id in dict.fromkeys(event_ids) if event_id in rows]
+
+
 def rules_for_event(*, event: RevenueEvent, kind: str) -> list[AlertRule]:
     """Active rules of `kind` whose scope includes the event."""
     return list(

@@ -303,11 +303,37 @@ def alerts_evaluate(*, now: datetime | None = None) -> EvaluationResult:
 
 def alerts_evaluate_event(*, event_id: str, now: datetime | None = None) -> EvaluationResult:
     """Cheap checks for one new ledger row (by its event_id): large transaction, duplicate, unresolved entity."""
+    return alerts_evaluate_events(event_ids=[event_id], now=now)
+
+
+def alerts_evaluate_events(*, event_ids: list[str], now: datetime | None = None) -> EvaluationResult:
+    """The per-write checks for new ledger rows (a booked batch): each scope's rules loaded once, the
+    duplicate candidates of every row in one query, the unresolved-entity pass once."""
     now = now or timezone.now()
     result = EvaluationResult()
-    event = selectors.event_by_event_id(event_id)
-    if event is None:
+    events = selectors.events_by_event_ids(event_ids)
+    if not events:
         return result
+    rules: dict[tuple[int, str, str], list[AlertRule]] = {}
+    window = _duplicate_window()
+    neighbours: dict[object, list[RevenueEvent]] = {}
+    for new, other in duplicate_candidates(event_ids=[event.event_id for event in events]):
+        neighbours.setdefault(new.pk, []).append(other)
+    for event in events:
+        scope = (event.entity_id, event.provider, event.currency)
+        if scope not in rules:
+            rules[scope] = selectors.rules_for_event(event=event, kind=AlertRule.Kind.TRANSACTION_ABOVE)
+        for rule in rules[scope]:
+            condition = detectors.detect_large_transaction(rule=rule, event=event)
+            if condition is not None:
+                condition_raise(condition=condition, now=now, result=result, rule=rule)
+        matches = detectors.duplicate_matches(event=event, neighbours=neighbours.get(event.pk, []), window=window)
+        condition = detectors.detect_duplicate(event=event, candidates=matches, window=window)
+        if condition is not None:
+            condition_raise(condition=condition, now=now, result=result)
+    if any(event.entity_source == RevenueEvent.EntitySource.UNRESOLVED for event in events):
+        _evaluate_unresolved(now=now, result=result)
+    return result
     for rule in selectors.rules_for_event(event=event, kind=AlertRule.Kind.TRANSACTION_ABOVE):
         condition = detectors.detect_large_transaction(rule=rule, event=event)
         if condition is not None:

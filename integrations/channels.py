@@ -45,6 +45,14 @@ class Channel:
     targets: Callable[[OutboxMessage], list[str]]
     send: Callable[[Delivery], str | None]  # returns an external id (e.g. Notion page id) or None
     on_gone: Callable[[Delivery], None] | None = None
+    # The targets of many messages at once (what a channel looks up is read once per batch).
+    targets_many: Callable[[list[OutboxMessage]], dict[int, list[str]]] | None = None
+
+
+def channel_targets_many(channel: Channel, messages: list[OutboxMessage]) -> dict[int, list[str]]:
+    if channel.targets_many is not None:
+        return channel.targets_many(messages)
+    return {message.pk: channel.targets(message) for message in messages}
 
 
 _channels: dict[str, Channel] = {}

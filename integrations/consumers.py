@@ -20,7 +20,7 @@ from django.db.models import Count, Max, Min
 
 from alerts.detectors import Condition, local_time
 from alerts.models import RevenueAlert
-from alerts.tasks import evaluate_event
+from alerts.tasks import evaluate_event, evaluate_events
 from revenue.models import OutboxMessage
 
 from .models import Delivery
@@ -43,6 +43,20 @@ def outbox_message_consume(message_id: int) -> None:
         evaluate_event.delay(event_id)
     except Exception:  # the beat's pass catches what a lost enqueue misses; delivery must go on
         logger.warning("could not queue alert checks for %s", event_id, exc_info=True)
+
+
+def outbox_messages_consume(message_ids: list[int]) -> None:
+    """`outbox_message_consume` for a batch: the recorded rows' alert checks as one task."""
+    payloads = OutboxMessage.objects.filter(pk__in=message_ids, topic=TOPIC_EVENT_RECORDED).values_list(
+        "payload", flat=True
+    )
+    event_ids = [payload["event_id"] for payload in payloads if (payload or {}).get("event_id")]
+    if not event_ids:
+        return
+    try:
+        evaluate_events.delay(event_ids)
+    except Exception:  # the beat's pass catches what a lost enqueue misses; delivery must go on
+        logger.warning("could not queue alert checks for %d rows", len(event_ids), exc_info=True)
 
 
 def delivery_failures_detect(now: datetime) -> list[Condition]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from celery import shared_task
@@ -12,14 +13,11 @@ from django.utils import timezone
 
 from revenue.models import OutboxMessage
 
-from .consumers import outbox_message_consume
+from .consumers import outbox_message_consume, outbox_messages_consume
 from .models import Delivery
-from .services.delivery import delivery_attempt, outbox_message_fan_out
-from .services.ingest import (
-    INFRASTRUCTURE_ERRORS,
-    inbound_deliveries_drain,
-    inbound_deliveries_stuck_process,
-)
+from .services.booking import inbound_deliveries_book
+from .services.delivery import delivery_attempt, outbox_message_fan_out, outbox_messages_fan_out
+from .services.ingest import INFRASTRUCTURE_ERRORS, inbound_deliveries_stuck_process
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +61,22 @@ def outbox_sweep(grace_seconds: float = SWEEP_GRACE.total_seconds()) -> int:
     return count
 
 
+@shared_task(name="integrations.outbox_dispatch_batch", acks_late=True)
+def outbox_dispatch_batch(message_ids: list[int]) -> None:
+    """The messages one transaction wrote (a booked batch of deliveries): one broker message for all."""
+    outbox_messages_consume(message_ids)
+    for delivery_id in outbox_messages_fan_out(message_ids=message_ids):
+        delivery_send.delay(delivery_id)
+
+
 def outbox_dispatch_enqueue(message_id: int) -> None:
     """Called by revenue.outbox after commit."""
     outbox_dispatch.delay(message_id)
+
+
+def outbox_dispatch_enqueue_many(message_ids: list[int]) -> None:
+    """Called by revenue.outbox after a commit that wrote many messages at once."""
+    outbox_dispatch_batch.delay(message_ids)
 
 
 @shared_task(
@@ -77,28 +88,50 @@ def outbox_dispatch_enqueue(message_id: int) -> None:
     max_retries=None,
 )
 def inbound_drain() -> int:
-    return inbound_deliveries_drain()
+    return inbound_deliveries_book()
 
 
 _kick_lock = threading.Lock()
 _last_kick = 0.0
-KICK_INTERVAL_SECONDS = 0.5
+_trailing_until = 0.0  # a trailing kick is scheduled for this moment (monotonic clock)
+KICK_INTERVAL_SECONDS = 0.2
 
 
-def inbound_drain_kick_due() -> bool:
+def _timer(delay: float) -> None:
+    timer = threading.Timer(delay, inbound_drain_trailing_kick)
+    timer.daemon = True
+    timer.start()
+
+
+def inbound_drain_kick_due(*, trailing: Callable[[float], object] = _timer) -> bool:
     """Whether this process should ask a worker to book what is stored now: at most once per interval.
 
-    Intake then costs one INSERT, not an INSERT plus a broker round trip; a
-    drain pass picks up everything stored up to the moment it runs, and the
-    beat sweep catches a delivery stored just after the last pass.
+    Intake then costs one INSERT, not an INSERT plus a broker round trip. A delivery stored
+    within the interval after a kick schedules one trailing kick at the end of the interval
+    (`trailing(delay)` must call `inbound_drain_trailing_kick` then: a timer thread, or the event
+    loop's `call_later`), so every stored delivery is followed by a drain pass that starts within
+    the interval; a pass books until a claim finds nothing. The beat sweep is a safety net only.
     """
-    global _last_kick
+    global _last_kick, _trailing_until
     now = time.monotonic()
     with _kick_lock:
-        if now - _last_kick < KICK_INTERVAL_SECONDS:
+        if now - _last_kick >= KICK_INTERVAL_SECONDS:
+            _last_kick = now
+            return True
+        if now < _trailing_until:  # already scheduled (a lost one expires with its deadline)
             return False
-        _last_kick = now
-        return True
+        delay = KICK_INTERVAL_SECONDS - (now - _last_kick)
+        _trailing_until = now + delay
+    trailing(delay)
+    return False
+
+
+def inbound_drain_trailing_kick() -> None:
+    """The kick at the end of an interval in which deliveries were stored without one."""
+    global _last_kick
+    with _kick_lock:
+        _last_kick = time.monotonic()
+    inbound_drain_send()
 
 
 def inbound_drain_send() -> None:

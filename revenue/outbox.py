@@ -8,7 +8,7 @@ If it fails (say the broker is down) the row simply waits for the sweeper.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from django.db import transaction
 
@@ -17,11 +17,18 @@ from .models import OutboxMessage
 logger = logging.getLogger(__name__)
 
 _dispatchers: list[Callable[[int], None]] = []
+# Dispatchers that take every message id of one transaction at once (one broker message per batch).
+_batch_dispatchers: list[Callable[[list[int]], None]] = []
 
 
 def outbox_register_dispatcher(dispatcher: Callable[[int], None]) -> None:
     if dispatcher not in _dispatchers:
         _dispatchers.append(dispatcher)
+
+
+def outbox_register_batch_dispatcher(dispatcher: Callable[[list[int]], None]) -> None:
+    if dispatcher not in _batch_dispatchers:
+        _batch_dispatchers.append(dispatcher)
 
 
 def _dispatch_after_commit(message_id: int) -> None:
@@ -37,3 +44,26 @@ def outbox_publish(*, topic: str, payload: dict) -> OutboxMessage:
     message = OutboxMessage.objects.create(topic=topic, payload=payload)
     transaction.on_commit(lambda: _dispatch_after_commit(message.pk))
     return message
+
+
+def _dispatch_many_after_commit(message_ids: list[int]) -> None:
+    if not _batch_dispatchers:
+        for message_id in message_ids:
+            _dispatch_after_commit(message_id)
+        return
+    for dispatcher in _batch_dispatchers:
+        try:
+            dispatcher(message_ids)
+        except Exception:  # the rows stay pending; the sweeper retries them
+            logger.warning("outbox dispatch of %d messages deferred to the sweeper", len(message_ids), exc_info=True)
+
+
+def outbox_publish_many(*, topic: str, payloads: Sequence[Mapping[str, object]]) -> list[OutboxMessage]:
+    """Write many outbox rows in one INSERT in the caller's transaction; after commit they are
+    handed on together (a batch dispatcher gets all the ids: one broker message, not one per row)."""
+    if not payloads:
+        return []
+    messages = OutboxMessage.objects.bulk_create([OutboxMessage(topic=topic, payload=dict(p)) for p in payloads])
+    message_ids = [message.pk for message in messages]
+    transaction.on_commit(lambda: _dispatch_many_after_commit(message_ids))
+    return messages

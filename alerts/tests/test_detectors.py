@@ -10,7 +10,7 @@ import pytest
 from alerts import selectors
 from alerts.detectors import robust_baseline
 from alerts.models import AlertRule, RevenueAlert
-from alerts.services import alerts_evaluate, alerts_evaluate_event
+from alerts.services import alerts_evaluate, alerts_evaluate_event, alerts_evaluate_events
 from revenue.models import RevenueEvent
 
 from .factories import central, record, rule
@@ -325,6 +325,24 @@ def test_single_transaction_above_on_write():
     assert alert.severity == "critical" and alert.alert_type == "threshold"
     assert f"Single payment of 6,000.00 USD ({big.event_id}, Stripe, buyer@example.com" in alert.message
     assert "above the 5,000.00 USD threshold of rule 'Large payment'" in alert.message
+
+
+def test_a_batch_of_writes_is_checked_like_each_write(django_assert_max_num_queries):
+    """alerts.evaluate_events (one task per booked batch) raises what one check per row raises,
+    with the rules of each scope and the duplicate candidates loaded once."""
+    rule(kind=AlertRule.Kind.TRANSACTION_ABOVE, name="Large", currency="USD", amount_cents=500_000)
+    big = record(amount_cents=600_000)
+    first = record(amount_cents=4_900, customer_email="jane@example.com", occurred_at=central(WEDNESDAY, 10))
+    second = record(amount_cents=4_900, customer_email="jane@example.com", occurred_at=central(WEDNESDAY, 10, 3))
+    quiet = [record(amount_cents=100 + n) for n in range(60)]
+    ids = [event.event_id for event in [*quiet, big, first, second]]
+
+    with django_assert_max_num_queries(41):  # the same for 3 or 63 rows: two alerts raised, nothing per row
+        result = alerts_evaluate_events(event_ids=ids)
+
+    assert sorted(alert.alert_type for alert in result.raised) == ["duplicate", "threshold"]
+    assert RevenueAlert.objects.get(alert_type="duplicate").occurrences == 2  # both rows of the pair found it
+    assert big.event_id in RevenueAlert.objects.get(alert_type="threshold").message
 
 
 def test_evaluate_event_for_an_unknown_event_id_does_nothing():

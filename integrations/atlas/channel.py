@@ -53,16 +53,27 @@ def atlas_event_types_for(message: OutboxMessage, subscription: WebhookSubscript
 
 
 def atlas_targets(message: OutboxMessage) -> list[str]:
-    if message.topic not in WebhookSubscription.EventType.values:
-        return []
-    active = WebhookSubscription.objects.filter(status=WebhookSubscription.Status.ACTIVE).only(
-        "id", "event_types", "threshold_amount_cents", "threshold_currency"
+    return atlas_targets_many([message])[message.pk]
+
+
+def atlas_targets_many(messages: list[OutboxMessage]) -> dict[int, list[str]]:
+    """Targets per message; the active subscriptions are read once for all of them."""
+    targets: dict[int, list[str]] = {message.pk: [] for message in messages}
+    wanted = [message for message in messages if message.topic in WebhookSubscription.EventType.values]
+    if not wanted:
+        return targets
+    active = list(
+        WebhookSubscription.objects.filter(status=WebhookSubscription.Status.ACTIVE).only(
+            "id", "event_types", "threshold_amount_cents", "threshold_currency"
+        )
     )
-    return [
-        f"{subscription.pk}/{event_type}"
-        for subscription in active
-        for event_type in atlas_event_types_for(message, subscription)
-    ]
+    for message in wanted:
+        targets[message.pk] = [
+            f"{subscription.pk}/{event_type}"
+            for subscription in active
+            for event_type in atlas_event_types_for(message, subscription)
+        ]
+    return targets
 
 
 def webhook_message_id(delivery: Delivery) -> str:
@@ -150,4 +161,12 @@ def atlas_on_gone(delivery: Delivery) -> None:
         subscription_disable(subscription=subscription, reason="The endpoint answered 410 Gone")
 
 
-channel_register(Channel(name=Delivery.Channel.ATLAS, targets=atlas_targets, send=atlas_send, on_gone=atlas_on_gone))
+channel_register(
+    Channel(
+        name=Delivery.Channel.ATLAS,
+        targets=atlas_targets,
+        send=atlas_send,
+        on_gone=atlas_on_gone,
+        targets_many=atlas_targets_many,
+    )
+)

@@ -21,6 +21,7 @@ from ..channels import (
     RetryableDeliveryError,
     TargetGoneError,
     channel_get,
+    channel_targets_many,
     channels_all,
 )
 from ..models import Delivery
@@ -59,6 +60,31 @@ def outbox_message_fan_out(*, message_id: int) -> list[int]:
             "pk", flat=True
         )
     )
+
+
+@transaction.atomic
+def outbox_messages_fan_out(*, message_ids: list[int]) -> list[int]:
+    """`outbox_message_fan_out` for the messages of one batch: each channel's targets looked up
+    once for all of them, one UPDATE marking them dispatched. Returns the deliveries to send."""
+    messages = list(OutboxMessage.objects.select_for_update(skip_locked=True).filter(pk__in=message_ids).order_by("pk"))
+    if not messages:  # other workers hold them, or they do not exist
+        return []
+    wanted = [
+        Delivery(message_id=message_id, channel=channel.name, target=target)
+        for channel in channels_all()
+        for message_id, targets in channel_targets_many(channel, messages).items()
+        for target in targets
+    ]
+    Delivery.objects.bulk_create(wanted, ignore_conflicts=True)  # one per (message, channel, target), once
+    undispatched = [message for message in messages if message.dispatched_at is None]
+    now = timezone.now()
+    for message in undispatched:
+        message.dispatched_at, message.attempts = now, message.attempts + 1
+    OutboxMessage.objects.bulk_update(undispatched, ["dispatched_at", "attempts"])
+    pending = Delivery.objects.filter(
+        message__in=messages, status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]
+    )
+    return list(pending.values_list("pk", flat=True))
 
 
 def _lease_seconds() -> float:

@@ -289,14 +289,18 @@ def facts_apply(*, facts: list[Fact], source: str) -> list[RevenueEvent]:
     return events
 
 
-def _with_parent_entity(entry: LedgerEntry) -> tuple[LedgerEntry, RevenueEvent | None]:
+def entry_with_parent_entity(entry: LedgerEntry, parent_entity_slug: str | None) -> LedgerEntry:
     """A refund, dispute or fee belongs to its sale's entity unless it says otherwise itself."""
+    if parent_entity_slug is not None and not entry.entity_hint and not entry.stripe_account and not entry.product_id:
+        return replace(entry, entity_hint=parent_entity_slug)
+    return entry
+
+
+def _with_parent_entity(entry: LedgerEntry) -> tuple[LedgerEntry, RevenueEvent | None]:
     if not entry.parent_event_id:
         return entry, None
     parent = RevenueEvent.objects.select_related("entity").filter(event_id=entry.parent_event_id).first()
-    if parent is not None and not entry.entity_hint and not entry.stripe_account and not entry.product_id:
-        entry = replace(entry, entity_hint=parent.entity.slug)
-    return entry, parent
+    return entry_with_parent_entity(entry, parent.entity.slug if parent is not None else None), parent
 
 
 def _record(entry: LedgerEntry, *, mirror_parent: bool = False, source: str) -> RevenueEvent:
@@ -323,6 +327,21 @@ def _record(entry: LedgerEntry, *, mirror_parent: bool = False, source: str) -> 
 
 
 def _entity_checks(event: RevenueEvent, *, entry: LedgerEntry, resolved: bool, source: str, conflict: str = "") -> None:
+    entity_alerts_raise(event, entry=entry, resolved=resolved, source=source, conflict=conflict)
+    if not event.parent_event_id:
+        # A refund/dispute/fee that arrived before its sale was booked without the sale's entity.
+        strays = list(
+            RevenueEvent.objects.filter(parent_event_id=event.event_id)
+            .exclude(entity=event.entity)
+            .values_list("event_id", flat=True)[:20]
+        )
+        entity_strays_alert(event, strays=strays)
+
+
+def entity_alerts_raise(
+    event: RevenueEvent, *, entry: LedgerEntry, resolved: bool, source: str, conflict: str = ""
+) -> None:
+    """The alerts a newly booked row may need about its entity (a hint overruled, nothing matched)."""
     if conflict and not event.parent_event_id:
         # One alert per payment: its refunds and fees follow the sale. Configuration beat a hint (e.g. a buyer's url_params[entity]): booked by the mapping, flagged here.
         alert_raise(
@@ -361,25 +380,22 @@ def _entity_checks(event: RevenueEvent, *, entry: LedgerEntry, resolved: bool, s
             },
             entity=event.entity,
         )
-    if not event.parent_event_id:
-        # A refund/dispute/fee that arrived before its sale was booked without the sale's entity.
-        strays = list(
-            RevenueEvent.objects.filter(parent_event_id=event.event_id)
-            .exclude(entity=event.entity)
-            .values_list("event_id", flat=True)[:20]
+
+
+def entity_strays_alert(event: RevenueEvent, *, strays: list[str]) -> None:
+    """A sale whose refunds/disputes/fees (`strays`, booked before it) went to another entity."""
+    if strays:
+        alert_raise(
+            alert_type=AlertType.ENTITY,
+            severity="warning",
+            message=(
+                f"{event.event_id} belongs to {event.entity.name} but rows booked before it "
+                f"({', '.join(strays)}) went to another entity: correct them with a reversal and a re-entry."
+            ),
+            fingerprint=f"entity:{event.event_id}:children",
+            metadata={"event_id": event.event_id, "rows": strays},
+            entity=event.entity,
         )
-        if strays:
-            alert_raise(
-                alert_type=AlertType.ENTITY,
-                severity="warning",
-                message=(
-                    f"{event.event_id} belongs to {event.entity.name} but rows booked before it "
-                    f"({', '.join(strays)}) went to another entity: correct them with a reversal and a re-entry."
-                ),
-                fingerprint=f"entity:{event.event_id}:children",
-                metadata={"event_id": event.event_id, "rows": strays},
-                entity=event.entity,
-            )
 
 
 def _lock(key: str) -> None:

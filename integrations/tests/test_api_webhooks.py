@@ -14,7 +14,7 @@ from integrations.atlas.channel import atlas_targets
 from integrations.atlas.targets import TargetRefused, target_url_check
 from integrations.models import Delivery, WebhookSubscription
 from integrations.services.api_keys import api_key_create
-from integrations.services.delivery import delivery_attempt, outbox_message_fan_out
+from integrations.services.delivery import delivery_attempt, outbox_message_fan_out, outbox_messages_fan_out
 from integrations.services.subscriptions import subscription_create
 from revenue.models import OutboxMessage
 from revenue.services import revenue_event_record
@@ -44,6 +44,33 @@ def local_targets(settings):
 def record_payment(amount_cents=1500, currency="USD") -> OutboxMessage:
     event = revenue_event_record(entry=ledger_entry(amount_cents=amount_cents, currency=currency)).event
     return OutboxMessage.objects.get(topic="revenue.event.recorded", payload__id=str(event.id))
+
+
+@pytest.mark.parametrize("rows", [3, 40])
+def test_a_batch_fans_out_like_each_message(local_targets, django_assert_max_num_queries, rows):
+    """One booked batch's messages: the same deliveries as fanning out one by one, with the
+    subscriptions read once (threshold subscribers get only the rows at or above their amount)."""
+    everything = subscription_create(
+        url="https://atlas.example/all", event_types=["revenue.event.recorded"], created_by=None
+    )
+    large = subscription_create(
+        url="https://atlas.example/large",
+        event_types=["threshold.crossed"],
+        created_by=None,
+        threshold_amount_cents=10_000,
+        threshold_currency="USD",
+    )
+    messages = [record_payment(amount_cents=5_000 + 1_000 * n) for n in range(rows)]
+    with django_assert_max_num_queries(8):  # the same for 3 messages (3 deliveries) and 40 (75)
+        delivery_ids = outbox_messages_fan_out(message_ids=[m.pk for m in messages])
+    targets = sorted(Delivery.objects.filter(pk__in=delivery_ids).values_list("message_id", "target"))
+    expected = [(m.pk, f"{everything.pk}/revenue.event.recorded") for m in messages]
+    expected += [(m.pk, f"{large.pk}/threshold.crossed") for m in messages if m.payload["amount_cents"] >= 10_000]
+    assert targets == sorted(expected)
+    assert not OutboxMessage.objects.filter(pk__in=[m.pk for m in messages], dispatched_at__isnull=True).exists()
+    assert outbox_message_fan_out(message_id=messages[-1].pk) == [
+        pk for pk in delivery_ids if Delivery.objects.get(pk=pk).message_id == messages[-1].pk
+    ]  # idempotent: the one-by-one path finds the same deliveries
 
 
 def test_500_500_200_is_three_attempts_then_delivered(httpserver, local_targets):

@@ -35,7 +35,7 @@ from ..services.ingest import (
 )
 from ..stripe.mapping import envelope_check
 from ..stripe.signature import SignatureRefused, stripe_signature_verify
-from ..tasks import inbound_drain_kick, inbound_drain_kick_due, inbound_drain_send
+from ..tasks import inbound_drain_kick, inbound_drain_kick_due, inbound_drain_send, inbound_drain_trailing_kick
 from .group_commit import group_commit
 
 logger = logging.getLogger(__name__)
@@ -228,9 +228,16 @@ async def _intake_async(verify: Verify, path: str, inbound: Inbound) -> Answer:
         return _unavailable(path, close_connection=False)  # the writer replaces its own connection
     if _inline():
         return await _on_worker_thread(_booked, path)(new, delivery_id, created)
-    if created and inbound_drain_kick_due():
-        asyncio.get_running_loop().run_in_executor(None, inbound_drain_send)  # the broker must not block the loop
+    if created:
+        loop = asyncio.get_running_loop()  # the broker must not block the loop: sends run on the executor
+        if inbound_drain_kick_due(trailing=functools.partial(_call_later_in_executor, loop)):
+            loop.run_in_executor(None, inbound_drain_send)
     return _queued(new, created)
+
+
+def _call_later_in_executor(loop: asyncio.AbstractEventLoop, delay: float) -> None:
+    """The trailing kick on the event loop (it ends with the process, unlike a timer thread)."""
+    loop.call_later(delay, loop.run_in_executor, None, inbound_drain_trailing_kick)
 
 
 def stripe_intake(inbound: Inbound) -> Answer:

@@ -63,7 +63,12 @@ def _named(entities: list[Entity], hint: str) -> Entity | None:
 
 
 def entity_resolve(
-    *, entity_hint: str = "", stripe_account: str = "", product_id: str = "", buyer_hint: str = ""
+    *,
+    entity_hint: str = "",
+    stripe_account: str = "",
+    product_id: str = "",
+    buyer_hint: str = "",
+    entities: list[Entity] | None = None,
 ) -> EntityResolution:
     """Resolve the entity: configuration first (Connect account, product mapping), then a hint, then the default.
 
@@ -72,9 +77,9 @@ def entity_resolve(
     can type (Gumroad `url_params[entity]`) and never decides. When either names
     another entity than the one chosen, `conflict` says so, for an alert.
     A hint that names no known entity books to the default as unresolved: never
-    a silent guess.
+    a silent guess. `entities` (all of them, loaded once) spares a batch one query per row.
     """
-    entities = list(Entity.objects.all())
+    entities = list(Entity.objects.all()) if entities is None else entities
     default = next((e for e in entities if e.is_default), None)
     if default is None:
         raise ApplicationError("No default entity is configured", code="no_default_entity")
