@@ -11,7 +11,7 @@ books them in ONE transaction:
   one INSERT of the delivery links, one UPDATE of the deliveries;
 * deliveries with an inherently sequential rule (Stripe refunds against cumulative totals
   under their advisory lock, failed-refund reversals, payouts, Gumroad refunds that mirror
-  their sale) go through `facts_apply`, the one-by-one path, in the same transaction. The
+  their sale, a charge's fee that a file may have booked under its other key) go through `facts_apply`, the one-by-one path, in the same transaction. The
   set-based rows planned before them are written first, so they see the ledger exactly as
   booking one by one in id order would.
 
@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from revenue.models import Entity, RevenueEvent
-from revenue.services import RecordResult, entity_resolve
+from revenue.services import RecordResult, entity_resolve, is_stripe_charge_fee
 from revenue.services.ledger_batch import (
     PlannedRow,
     revenue_entry_validate,
@@ -59,8 +59,13 @@ Link = InboundDelivery.ledger_events.through
 
 
 def _set_based(mapped: Mapped) -> bool:
+    """Plain records only. A Stripe charge's fee asks first whether a file booked it under its other
+    key (`revenue.services.fees`: one fee per charge), so it takes the one-by-one path."""
     return all(
-        isinstance(fact, Record) and not fact.mirror_parent and not fact.entry.reverses_event_id
+        isinstance(fact, Record)
+        and not fact.mirror_parent
+        and not fact.entry.reverses_event_id
+        and not is_stripe_charge_fee(fact.entry)
         for fact in mapped.facts
     )
 

@@ -142,3 +142,21 @@ def test_payments_export_fee_then_webhook_and_itemized_report_is_one_row(client,
     _webhook_sale_with_fee(client)
     _import_path("stripe_itemized", _itemized_for_the_webhook_charge(tmp_path))
     assert _fees_of_the_sale() == [("stripe:fee:charge:ch_fakefakefakefakefake0001", -88)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_payments_export_fee_then_the_webhook_fee_booked_in_a_batch_is_one_row(tmp_path):
+    """The worker's batched booking asks the one-fee-per-charge rule too (not only the one-by-one path)."""
+    import json
+
+    from integrations.services.booking import inbound_deliveries_book_batch
+    from integrations.services.ingest import NewDelivery, inbound_deliveries_store
+
+    _import_path("stripe", _payments_export(tmp_path))
+    updated = charge()
+    updated["balance_transaction"] = load(CHARGE_BT)
+    stored = [event("charge.succeeded", charge()), event("charge.updated", updated)]
+    inbound_deliveries_store([NewDelivery("stripe", e["id"], e["type"], json.dumps(e), {}) for e in stored])
+    assert inbound_deliveries_book_batch() == 2
+    assert _fees_of_the_sale() == [("stripe:fee:charge:ch_fakefakefakefakefake0001", -88)]
+    assert RevenueEvent.objects.filter(event_id=PI_KEY).count() == 1
