@@ -109,17 +109,7 @@ def summary_figures(groups: list[Row]) -> Json:
         by_kind[kind]["event_count"] += count
         by_kind[kind]["by_currency"][currency] += amount
         if currency != settings.REPORTING_CURRENCY:
-            stated = fx.setdefault(currency, {"rates": {}, "converted_event_count": 0, "unconverted_event_count": 0})
-            stated["converted_event_count"] += converted
-            stated["unconverted_event_count"] += count - converted
-            if converted and group["rate_min"] is not None:
-                source = group["fx_source"] or "unknown"
-                low, high = stated["rates"].get(source, (None, None))
-                rate_min, rate_max = Decimal(group["rate_min"]), Decimal(group["rate_max"])
-                stated["rates"][source] = (
-                    _rate(min(rate_min, Decimal(low)) if low else rate_min),
-                    _rate(max(rate_max, Decimal(high)) if high else rate_max),
-                )
+            _add_stated_rates(fx, group)
     for money in by_currency.values():
         money["average_transaction_cents"] = _average(money["payments_cents"], money["payment_count"])
     return {
@@ -131,18 +121,36 @@ def summary_figures(groups: list[Row]) -> Json:
         "average_transaction_cents": _average(reporting["payments_cents"], converted_payments),
         "unconverted_event_count": unconverted,
         "by_currency": dict(sorted(by_currency.items())),
-        "by_provider": {
-            name: {"event_count": v["event_count"], "by_currency": dict(sorted(v["by_currency"].items()))}
-            for name, v in sorted(by_provider.items())
-        },
-        "by_kind": {
-            name: {"event_count": v["event_count"], "by_currency": dict(sorted(v["by_currency"].items()))}
-            for name, v in sorted(by_kind.items())
-        },
+        "by_provider": _breakdown(by_provider),
+        "by_kind": _breakdown(by_kind),
         "fx": {
             currency: {**stated, "rates": {source: list(pair) for source, pair in sorted(stated["rates"].items())}}
             for currency, stated in sorted(fx.items())
         },
+    }
+
+
+def _add_stated_rates(fx: dict[str, Json], group: Row) -> None:
+    """How a non-reporting currency's rows were converted: counts, and each source's lowest and highest rate."""
+    count, converted = group["event_count"], group["converted_count"]
+    stated = fx.setdefault(group["currency"], {"rates": {}, "converted_event_count": 0, "unconverted_event_count": 0})
+    stated["converted_event_count"] += converted
+    stated["unconverted_event_count"] += count - converted
+    if converted and group["rate_min"] is not None:
+        source = group["fx_source"] or "unknown"
+        low, high = stated["rates"].get(source, (None, None))
+        rate_min, rate_max = Decimal(group["rate_min"]), Decimal(group["rate_max"])
+        stated["rates"][source] = (
+            _rate(min(rate_min, Decimal(low)) if low else rate_min),
+            _rate(max(rate_max, Decimal(high)) if high else rate_max),
+        )
+
+
+def _breakdown(groups: dict[str, Json]) -> Json:
+    """By provider or kind: event count and per-currency amounts, in name and currency order."""
+    return {
+        name: {"event_count": v["event_count"], "by_currency": dict(sorted(v["by_currency"].items()))}
+        for name, v in sorted(groups.items())
     }
 
 

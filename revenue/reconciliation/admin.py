@@ -326,23 +326,28 @@ class BankDepositAdmin(BackgroundImportMixin, ImportMixin, admin.ModelAdmin):
                 services.deposit_unmatch(match=match, user=user, note=note)
                 messages.success(request, "Match undone; its items are unmatched again.")
             elif verb in ("flag", "unflag"):
-                kind, _, pk = rest.partition(":")
-                model = {"deposit": BankDeposit, "expected": ExpectedDeposit, "match": DepositMatch}.get(kind)
-                if model is None:
-                    raise ApplicationError(f"Cannot {verb} a '{kind}'", code="flag_target")
-                target = get_object_or_404(model, pk=pk, entity=entity)
-                if verb == "flag":
-                    services.reconciliation_flag(target=target, reason=note, user=user)
-                    messages.success(request, f"Flagged: {note}")
-                else:
-                    services.reconciliation_unflag(target=target, user=user, note=note)
-                    messages.success(request, "Flag cleared.")
+                self._flag_post(request, entity, verb=verb, target=rest, note=note)
             else:
                 messages.error(request, "Unknown action.")
         except ApplicationError as exc:
             messages.error(request, exc.message)
         except (ValueError, forms.ValidationError):
             messages.error(request, "That item does not exist (bad id).")
+
+    @staticmethod
+    def _flag_post(request: HttpRequest, entity: Entity, *, verb: str, target: str, note: str) -> None:
+        """`flag:<kind>:<id>` / `unflag:<kind>:<id>` on a deposit, an expected deposit or a match."""
+        kind, _, pk = target.partition(":")
+        model = {"deposit": BankDeposit, "expected": ExpectedDeposit, "match": DepositMatch}.get(kind)
+        if model is None:
+            raise ApplicationError(f"Cannot {verb} a '{kind}'", code="flag_target")
+        item = get_object_or_404(model, pk=pk, entity=entity)
+        if verb == "flag":
+            services.reconciliation_flag(target=item, reason=note, user=request.user)
+            messages.success(request, f"Flagged: {note}")
+        else:
+            services.reconciliation_unflag(target=item, user=request.user, note=note)
+            messages.success(request, "Flag cleared.")
 
     @staticmethod
     def _match_summary(match: DepositMatch) -> str:

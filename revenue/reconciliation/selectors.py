@@ -138,11 +138,23 @@ def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str
     the gap (match differences such as wire fees, timing across the period edge), plus the ledger's
     money buckets (payments, refunds, disputes, disputes won back, fees, adjustments, net) for the
     same business days."""
-    totals: dict[str, CurrencyTotals] = {}
+    totals = _TotalsByCurrency()
+    _add_expected(totals, entity=entity, start=start, end=end)
+    _add_deposits(totals, entity=entity, start=start, end=end)
+    _add_match_differences(totals, entity=entity, start=start, end=end)
+    start_at, end_at = day_bounds(start, end)
+    for currency, buckets in money_buckets(start=start_at, end=end_at, entity=entity).items():
+        totals[currency].ledger = buckets
+    return dict(sorted(totals.items()))
 
-    def get(currency: str) -> CurrencyTotals:
-        return totals.setdefault(currency, CurrencyTotals(currency))
 
+class _TotalsByCurrency(dict[str, CurrencyTotals]):
+    def __missing__(self, currency: str) -> CurrencyTotals:
+        self[currency] = CurrencyTotals(currency)
+        return self[currency]
+
+
+def _add_expected(totals: _TotalsByCurrency, *, entity: Entity, start: date, end: date) -> None:
     expected_rows = (
         ExpectedDeposit.objects.filter(entity=entity, expected_on__range=(start, end))
         .annotate(matched=_is_matched("expected"))
@@ -151,7 +163,7 @@ def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str
         .order_by()
     )
     for row in expected_rows:
-        t = get(row["currency"])
+        t = totals[row["currency"]]
         if row["status"] != OPEN:
             t.cancelled_cents += row["total"]
             t.cancelled_count += row["n"]
@@ -164,6 +176,8 @@ def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str
             t.unmatched_expected_cents += row["total"]
             t.unmatched_expected_count += row["n"]
 
+
+def _add_deposits(totals: _TotalsByCurrency, *, entity: Entity, start: date, end: date) -> None:
     deposit_rows = (
         BankDeposit.objects.filter(entity=entity, posted_on__range=(start, end))
         .annotate(matched=_is_matched("deposit"))
@@ -172,7 +186,7 @@ def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str
         .order_by()
     )
     for deposit in deposit_rows:
-        t = get(deposit["currency"])
+        t = totals[deposit["currency"]]
         t.deposited_cents += deposit["total"]
         t.deposited_count += deposit["n"]
         if deposit["matched"]:
@@ -181,6 +195,9 @@ def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str
             t.unmatched_deposits_cents += deposit["total"]
             t.unmatched_deposits_count += deposit["n"]
 
+
+def _add_match_differences(totals: _TotalsByCurrency, *, entity: Entity, start: date, end: date) -> None:
+    """Differences inside active matches touching the period, and timing across its edges."""
     touching = DepositMatchItem.objects.filter(
         active=True, match__entity=entity, match__status=DepositMatch.Status.ACTIVE
     ).filter(Q(deposit__posted_on__range=(start, end)) | Q(expected__expected_on__range=(start, end)))
@@ -201,15 +218,10 @@ def reconciliation_totals(*, entity: Entity, start: date, end: date) -> dict[str
         .order_by()
     )
     for sums in match_rows:
-        t = get(sums["match__currency"])
+        t = totals[sums["match__currency"]]
         t.match_difference_cents += (sums["deposited_sum"] or 0) - (sums["expected_sum"] or 0)
         t.timing_in_cents += sums["expected_outside"] or 0
         t.timing_out_cents += sums["deposited_outside"] or 0
-
-    start_at, end_at = day_bounds(start, end)
-    for currency, buckets in money_buckets(start=start_at, end=end_at, entity=entity).items():
-        get(currency).ledger = buckets
-    return dict(sorted(totals.items()))
 
 
 @dataclass(frozen=True)

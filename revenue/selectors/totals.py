@@ -16,7 +16,7 @@ clients written before them, the sign split of API 1.0 under its own names:
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import reduce
@@ -187,8 +187,31 @@ def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = Non
     as_of = as_of or timezone.now()
     periods = revenue_totals_periods(as_of=as_of)
     segment_starts = sorted({period.start_at for period in periods}, reverse=True)  # latest first
-    runs, ledger_filter = _totals_split(segment_starts, as_of)
+    grouped = _segment_sums(segment_starts, as_of=as_of, entity=entity)
+    sums = _period_sums(grouped, periods=periods, segment_starts=segment_starts)
+    rows: dict[str, list[TotalsRow]] = {}
+    by_currency: dict[str, list[CurrencyTotalsRow]] = {}
+    for period in periods:
+        rows[period.name] = [
+            {"entity": slug, "provider": provider, "currency": currency, **values}
+            for (slug, provider, currency), values in sorted(sums[period.name].items())
+        ]
+        by_currency[period.name] = _per_currency(rows[period.name])
+    return Totals(
+        as_of=as_of,
+        business_date=periods[0].first_day,
+        periods=periods,
+        rows=rows,
+        by_currency=by_currency,
+    )
 
+
+def _segment_sums(
+    segment_starts: list[datetime], *, as_of: datetime, entity: Entity | None
+) -> QuerySet[Any, Mapping[str, Any]]:
+    """Credit, debit and row count per (entity, provider, currency, kind, segment): the ledger's rows
+    for partial UTC days UNION ALL the rollup's whole days."""
+    runs, ledger_filter = _totals_split(segment_starts, as_of)
     ledger_rows = RevenueEvent.objects.filter(ledger_filter)
     if entity is not None:
         ledger_rows = ledger_rows.filter(entity=entity)
@@ -203,30 +226,30 @@ def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = Non
         debit=Sum("amount_cents", filter=Q(amount_cents__lt=0)),
         rows=Count("*"),
     )
-    if runs:
-        days = reduce(operator.or_, [Q(occurred_on_utc__range=run) for run in runs])
-        rollup_rows = RevenueDailyRollup.objects.filter(days, event_count__gt=0)
-        if entity is not None:
-            rollup_rows = rollup_rows.filter(entity=entity)
-        # A rollup day lies wholly in one segment: it is in segment i when it starts at or after start i.
-        rollup_segment = Case(
-            *[
-                When(occurred_on_utc__gte=_utc_day_ceil(start), then=Value(index))
-                for index, start in enumerate(segment_starts)
-            ],
-            output_field=IntegerField(),
-        )
-        grouped = grouped.union(
-            _grouped(
-                rollup_rows,
-                rollup_segment,
-                credit=Sum("credit_cents"),
-                debit=Sum("debit_cents"),
-                rows=Sum("event_count"),
-            ),
-            all=True,
-        )
+    if not runs:
+        return grouped
+    days = reduce(operator.or_, [Q(occurred_on_utc__range=run) for run in runs])
+    rollup_rows = RevenueDailyRollup.objects.filter(days, event_count__gt=0)
+    if entity is not None:
+        rollup_rows = rollup_rows.filter(entity=entity)
+    # A rollup day lies wholly in one segment: it is in segment i when it starts at or after start i.
+    rollup_segment = Case(
+        *[
+            When(occurred_on_utc__gte=_utc_day_ceil(start), then=Value(index))
+            for index, start in enumerate(segment_starts)
+        ],
+        output_field=IntegerField(),
+    )
+    rollup = _grouped(
+        rollup_rows, rollup_segment, credit=Sum("credit_cents"), debit=Sum("debit_cents"), rows=Sum("event_count")
+    )
+    return grouped.union(rollup, all=True)
 
+
+def _period_sums(
+    grouped: Iterable[Mapping[str, Any]], *, periods: list[TotalsPeriod], segment_starts: list[datetime]
+) -> dict[str, dict[tuple[str, str, str], Amounts]]:
+    """Each period's amounts per (entity, provider, currency): the sum of the segments it covers."""
     covers = {
         period.name: {i for i, start in enumerate(segment_starts) if start >= period.start_at} for period in periods
     }
@@ -245,25 +268,16 @@ def revenue_totals(*, as_of: datetime | None = None, entity: Entity | None = Non
             _add_bucket(
                 row, kind=group["g_kind"], currency=key[2], amount=(group["credit"] or 0) + (group["debit"] or 0)
             )
-    rows: dict[str, list[TotalsRow]] = {}
-    by_currency: dict[str, list[CurrencyTotalsRow]] = {}
-    for period in periods:
-        rows[period.name] = [
-            {"entity": slug, "provider": provider, "currency": currency, **values}
-            for (slug, provider, currency), values in sorted(sums[period.name].items())
-        ]
-        currency_rows: dict[str, CurrencyTotalsRow] = {}
-        for row in rows[period.name]:  # rows of ONE currency are added: never across currencies
-            total = currency_rows.setdefault(row["currency"], {"currency": row["currency"], **_zero_amounts()})
-            _add_amounts(total, row)
-        by_currency[period.name] = sorted(currency_rows.values(), key=lambda r: r["currency"])
-    return Totals(
-        as_of=as_of,
-        business_date=periods[0].first_day,
-        periods=periods,
-        rows=rows,
-        by_currency=by_currency,
-    )
+    return sums
+
+
+def _per_currency(rows: list[TotalsRow]) -> list[CurrencyTotalsRow]:
+    """The rows of ONE currency added together, per currency: never across currencies."""
+    currency_rows: dict[str, CurrencyTotalsRow] = {}
+    for row in rows:
+        total = currency_rows.setdefault(row["currency"], {"currency": row["currency"], **_zero_amounts()})
+        _add_amounts(total, row)
+    return sorted(currency_rows.values(), key=lambda r: r["currency"])
 
 
 def _add_bucket(row: Amounts, *, kind: str, currency: str, amount: int) -> None:
