@@ -6,12 +6,16 @@ units); services do the writing.
 
 from __future__ import annotations
 
+import csv
+import io
+
 from django import forms
 from django.conf import settings
 from django.contrib.admin.widgets import AdminDateWidget
 from django.template.defaultfilters import filesizeformat
 from import_export.forms import ConfirmImportForm, ImportForm
 
+from .backfill import FORMAT_TITLES, FileFormatError, check_columns, names_entity, recognise_format
 from .business_time import business_today
 from .entries import EXPECTS_BANK_DEPOSIT
 from .models import Entity, Payout, RevenueEvent
@@ -190,12 +194,61 @@ class UploadLimitFormMixin:
 
 
 class LedgerImportForm(UploadLimitFormMixin, ImportForm):
+    """Reads the file's header row: a file of another kind than the one chosen is imported as the kind
+    it is, and the preview says so; a file that cannot say which entity its rows belong to needs one."""
+
     entity = forms.ModelChoiceField(
         queryset=Entity.objects.all(),
         required=False,
         label="Entity for rows that do not name one",
-        help_text="Leave empty to use the default entity. Rows naming an entity (or a mapped product) keep theirs.",
+        help_text="Required when the file has no entity column (a Gumroad export never has one). "
+        "Rows naming an entity, or a product mapped to one, keep theirs.",
     )
+
+    def __init__(self, formats, resources, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.format_names = [resource.format_name for resource in resources]
+        self.recognised = ""
+        self.recognised_note = ""
+
+    def clean(self):
+        data = super().clean()
+        upload, chosen = data.get("import_file"), data.get("resource")
+        if upload is None or chosen in (None, ""):
+            return data
+        headers = _header_row(upload)
+        if headers is None:  # not readable text: the import itself says why, in a sentence
+            return data
+        fmt = self.format_names[int(chosen)]
+        try:
+            check_columns(headers, fmt)
+        except FileFormatError as exc:
+            recognised = recognise_format(headers)
+            if recognised is None:
+                self.add_error("resource", str(exc))
+                return data
+            self.recognised_note = f"recognised from its header row; you chose {FORMAT_TITLES[fmt]}"
+            fmt = recognised
+            data["resource"] = str(self.format_names.index(fmt))
+        if data.get("entity") is None and not names_entity(headers, fmt):
+            self.add_error(
+                "entity",
+                f"A {FORMAT_TITLES[fmt]} does not say which entity each row belongs to: choose the entity "
+                "(rows of a product mapped to an entity keep that one).",
+            )
+        self.recognised = FORMAT_TITLES[fmt]
+        return data
+
+
+def _header_row(upload) -> list[str] | None:
+    """The first CSV row of an upload (the file is rewound for the import); None when it is not UTF-8 CSV."""
+    head = upload.read(65536)
+    upload.seek(0)
+    try:
+        first_line = head.decode("utf-8-sig").split("\n", 1)[0]
+        return None if "\x00" in first_line else next(csv.reader(io.StringIO(first_line)), [])
+    except (UnicodeDecodeError, csv.Error):
+        return None
 
 
 class LedgerConfirmImportForm(ConfirmImportForm):

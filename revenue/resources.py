@@ -11,10 +11,12 @@ through `manage.py import_revenue_csv` (bulk writes) instead.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import pluralize
 from import_export import fields, resources
 from import_export.formats import base_formats
 from import_export.instance_loaders import BaseInstanceLoader
@@ -25,8 +27,10 @@ from .backfill import (
     FORMAT_GUMROAD,
     FORMAT_STRIPE,
     FORMAT_STRIPE_ITEMIZED,
+    FORMAT_TITLES,
     GENERIC_COLUMNS,
     MAPPERS,
+    FileFormatError,
     PossibleDuplicate,
     PreparedRow,
     RowError,
@@ -43,6 +47,7 @@ from .business_time import business_local
 from .errors import ApplicationError
 from .models import Entity, LedgerAuditEntry, RevenueEvent
 from .money import format_money, from_minor_units
+from .selectors.buckets import BUCKET_LABELS, BUCKETS, bucket_of
 from .services import revenue_event_record
 
 # Spreadsheet formula injection: cells starting with these are neutralised on export.
@@ -90,6 +95,44 @@ PREVIEW_HEADERS = [
 
 
 @dataclass
+class ImportPreview:
+    """What an import adds, to tie out against the provider: file rows read, the ledger rows they
+    become by bucket, and per currency the money in each bucket and net (revenue.selectors.buckets)."""
+
+    file_rows: int = 0
+    rows_by_bucket: Counter[str] = field(default_factory=Counter)
+    money: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, entries: list[PreparedRow]) -> None:
+        for prepared in entries:
+            entry = prepared.entry
+            bucket = bucket_of(entry.kind)
+            self.rows_by_bucket[bucket] += 1
+            sums = self.money.setdefault(entry.currency, dict.fromkeys(BUCKETS, 0))
+            sums[bucket] += entry.amount_cents
+
+    @property
+    def sentence(self) -> str:
+        """'6 file rows -> 9 ledger rows (3 payments, 2 refunds, 4 fees)'."""
+        ledger_rows = sum(self.rows_by_bucket.values())
+        parts = [f"{self.rows_by_bucket[b]} {BUCKET_LABELS[b].lower()}" for b in BUCKETS if self.rows_by_bucket[b]]
+        text = (
+            f"{self.file_rows} file row{pluralize(self.file_rows)} → {ledger_rows} ledger row{pluralize(ledger_rows)}"
+        )
+        return text + (f" ({', '.join(parts)})" if parts else "")
+
+    @property
+    def currency_lines(self) -> list[tuple[str, list[str], str]]:
+        """Per currency (never added across): each bucket's amount and net, formatted."""
+        return [
+            (currency, [format_money(sums[b], currency) for b in BUCKETS], format_money(sum(sums.values()), currency))
+            for currency, sums in sorted(self.money.items())
+        ]
+
+    bucket_labels = [BUCKET_LABELS[b] for b in BUCKETS]
+
+
+@dataclass
 class LedgerRow:
     """What one CSV row becomes: the import-export "instance" of a ledger import."""
 
@@ -120,7 +163,7 @@ class LedgerImportResource(resources.Resource):
     """
 
     format_name = FORMAT_GENERIC
-    display_name = "Generic ledger CSV"
+    display_name = FORMAT_TITLES[FORMAT_GENERIC]
 
     class Meta:
         use_transactions = True
@@ -138,6 +181,7 @@ class LedgerImportResource(resources.Resource):
         self.skipped_count = 0
         self.duplicate_count = 0
         self.mapper = MAPPERS[self.format_name]
+        self.preview = ImportPreview()
 
     @classmethod
     def get_display_name(cls) -> str:
@@ -150,13 +194,18 @@ class LedgerImportResource(resources.Resource):
         return PREVIEW_HEADERS
 
     def before_import(self, dataset, **kwargs):
-        check_columns(dataset.headers or [], self.format_name)
+        try:
+            check_columns(dataset.headers or [], self.format_name)
+        except FileFormatError:
+            dataset.wipe()  # the file as a whole is the wrong kind: one sentence, not an error per row
+            raise
 
     def init_instance(self, row=None):
         return LedgerRow(row_values=dict(row or {}))
 
     def import_instance(self, instance: LedgerRow, row, **kwargs):
         """Map and prepare the row; a bad cell or unknown entity is a ValidationError naming the column."""
+        self.preview.file_rows += 1
         try:
             mapped = self.mapper(dict(row), file_name=kwargs.get("file_name") or "")
             if mapped.skip_reason:
@@ -179,6 +228,7 @@ class LedgerImportResource(resources.Resource):
             )
         )
         instance.new = [p for p in instance.prepared if p.entry.event_id not in existing]
+        self.preview.add(instance.new)
         if not instance.new:
             self.skipped_count += 1
             instance.skip_note = "Skipped: already in the ledger"
@@ -250,7 +300,9 @@ class LedgerImportResource(resources.Resource):
         ]
 
     def after_import(self, dataset, result, **kwargs):
-        """One audit entry per import; in the preview it is rolled back with everything else."""
+        """One audit entry per import; in the preview it is rolled back with everything else.
+        The preview's counts and per-currency totals ride on the result, for the page."""
+        result.ledger_preview = self.preview
         user = kwargs.get("user")
         invalid = len(result.invalid_rows)
         ledger_audit_record(
@@ -277,22 +329,22 @@ class LedgerImportResource(resources.Resource):
 
 class GenericLedgerResource(LedgerImportResource):
     format_name = FORMAT_GENERIC
-    display_name = "Generic ledger CSV"
+    display_name = FORMAT_TITLES[FORMAT_GENERIC]
 
 
 class StripePaymentsResource(LedgerImportResource):
     format_name = FORMAT_STRIPE
-    display_name = "Stripe Dashboard payments export (unified payments)"
+    display_name = FORMAT_TITLES[FORMAT_STRIPE]
 
 
 class GumroadSalesResource(LedgerImportResource):
     format_name = FORMAT_GUMROAD
-    display_name = "Gumroad sales export"
+    display_name = FORMAT_TITLES[FORMAT_GUMROAD]
 
 
 class StripeItemizedBalanceResource(LedgerImportResource):
     format_name = FORMAT_STRIPE_ITEMIZED
-    display_name = "Stripe itemized balance change report (balance_change_from_activity.itemized)"
+    display_name = FORMAT_TITLES[FORMAT_STRIPE_ITEMIZED]
 
 
 IMPORT_RESOURCES = [GenericLedgerResource, StripePaymentsResource, GumroadSalesResource, StripeItemizedBalanceResource]

@@ -28,6 +28,7 @@ from .parse import (
     FORMAT_GUMROAD,
     FORMAT_STRIPE,
     FORMAT_STRIPE_ITEMIZED,
+    FORMAT_TITLES,
     FORMATS,
     GENERIC_COLUMNS,
     FileFormatError,
@@ -37,7 +38,9 @@ from .parse import (
     count_csv_rows,
     csv_headers,
     iter_csv_rows,
+    names_entity,
     parse_occurred_at,
+    recognise_format,
 )
 from .prepare import PreparedRow, RowPreparer
 from .standalone_fees import (
@@ -65,6 +68,7 @@ __all__ = [
     "FORMAT_GUMROAD",
     "FORMAT_STRIPE",
     "FORMAT_STRIPE_ITEMIZED",
+    "FORMAT_TITLES",
     "GENERIC_COLUMNS",
     "MAPPERS",
     "FileFormatError",
@@ -86,9 +90,11 @@ __all__ = [
     "map_gumroad_row",
     "map_stripe_itemized_row",
     "map_stripe_row",
+    "names_entity",
     "parse_occurred_at",
     "possible_duplicates_find",
     "possible_duplicates_report",
+    "recognise_format",
     "revenue_events_bulk_insert",
     "revenue_events_existing",
     "standalone_fee_reporter_register",

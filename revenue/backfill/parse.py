@@ -7,6 +7,7 @@ without the chosen format's columns raises `FileFormatError`.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
@@ -22,7 +23,7 @@ from django.utils import timezone
 from ..business_time import business_zone, time_window_problem
 from ..entries import LedgerEntry
 from ..models import RevenueEvent
-from ..money import CurrencyError, normalize_currency, to_minor_units
+from ..money import CurrencyError, minor_unit_exponent, normalize_currency, to_minor_units
 
 FORMAT_GENERIC = "generic"
 FORMAT_STRIPE = "stripe"
@@ -145,9 +146,43 @@ def optional_amount_cell(row: Row, column: str, currency: str) -> int | None:
     if not value:
         return None
     try:
-        return to_minor_units(value, currency)
+        return to_minor_units(amount_text(value, column, currency), currency)
     except CurrencyError as exc:
         raise RowError(column, str(exc)) from None
+
+
+_GROUPED_COMMAS = re.compile(r"-?[1-9]\d{0,2}(,\d{3})+")
+_GROUPED_POINTS = re.compile(r"-?[1-9]\d{0,2}(\.\d{3})+")
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d{1,2}")
+
+
+def amount_text(value: str, column: str, currency: str) -> str:
+    """A spreadsheet's amount as plain '1234.50': US (1,234.50) and European (1.234,50) grouping are
+    read where the text allows one reading only; an amount that allows two is refused, naming both."""
+    text = value.replace(" ", "").replace("\u00a0", "")
+    if "," in text and "." in text:
+        whole, _, decimals = text.rpartition("," if text.rfind(",") > text.rfind(".") else ".")
+        grouping = _GROUPED_POINTS if text.rfind(",") > text.rfind(".") else _GROUPED_COMMAS
+        if not grouping.fullmatch(whole):
+            raise RowError(column, f"'{value}' is not a number (mixed separators)")
+        return f"{whole.replace('.', '').replace(',', '')}.{decimals}"
+    exponent = minor_unit_exponent(currency)
+    if "," in text:
+        if _GROUPED_COMMAS.fullmatch(text) and exponent < 3:
+            return text.replace(",", "")  # 1,234: thousands (a decimal comma would have at most 2 digits)
+        if _DECIMAL_COMMA.fullmatch(text):
+            return text.replace(",", ".")  # 12,50: a decimal comma
+        raise RowError(column, f"'{value}' is ambiguous: write it without grouping, e.g. 1234.500")
+    if _GROUPED_POINTS.fullmatch(text) and text.count(".") > 1:
+        return text.replace(".", "")  # 1.234.567: European thousands
+    if _GROUPED_POINTS.fullmatch(text) and exponent < 3:
+        grouped = text.replace(".", "")
+        raise RowError(
+            column,
+            f"'{value}' is ambiguous: {currency} has {exponent} decimal places, so it is either {grouped} written "
+            f"with a point for thousands or has too many decimals; write {grouped} if that is meant",
+        )
+    return text
 
 
 @lru_cache(maxsize=65536)
@@ -178,6 +213,7 @@ def parse_occurred_at(value: str, column: str, *, naive_zone: tzinfo | None = No
     zone = naive_zone or business_zone()
     if text.upper().endswith(" UTC"):
         text, zone = text[:-4].strip(), UTC
+    text = _iso_from_us_slashes(text, value, column)
     try:
         if len(text) == 10:
             parsed = datetime.combine(date.fromisoformat(text), time(12, 0), tzinfo=business_zone())
@@ -193,6 +229,27 @@ def parse_occurred_at(value: str, column: str, *, naive_zone: tzinfo | None = No
     return parsed
 
 
+_US_SLASHES = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def _iso_from_us_slashes(text: str, value: str, column: str) -> str:
+    """'12/20/2025 18:20' (a US spreadsheet's re-save: month/day/year) -> '2025-12-20T18:20:00'.
+    A first part over 12 is a day (day/month order) and is refused, naming it."""
+    match = _US_SLASHES.fullmatch(text)
+    if match is None:
+        return text
+    month, day, year, hour, minute, second = match.groups()
+    if int(month) > 12:
+        raise RowError(
+            column,
+            f"'{value}' is day/month/year; slashed dates are read as month/day/year (US), so write it as "
+            f"{year}-{int(day):02d}-{int(month):02d} (ISO 8601)",
+        )
+    if hour is None:
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    return f"{year}-{int(month):02d}-{int(day):02d}T{int(hour):02d}:{minute}:{second or '00'}"
+
+
 def check_window(moment: datetime, column: str, value: str) -> None:
     """Imported dates must fall in the ledger's window (LEDGER_EARLIEST_DATE .. now + 1 day)."""
     if not time_window_problem(moment):
@@ -205,25 +262,59 @@ def check_window(moment: datetime, column: str, value: str) -> None:
     raise RowError(column, f"'{value}' is in the future (latest accepted: tomorrow); check the date")
 
 
-def check_columns(headers: Iterable[str], fmt: str) -> None:
-    """Refuse a file that lacks the format's required columns, naming them."""
-    present = {h.strip() for h in headers if h}
+# What a person calls each file (the admin's choices and the messages that name a format).
+FORMAT_TITLES = {
+    FORMAT_GENERIC: "Generic ledger CSV",
+    FORMAT_STRIPE: "Stripe Dashboard payments export (unified payments)",
+    FORMAT_GUMROAD: "Gumroad sales export",
+    FORMAT_STRIPE_ITEMIZED: "Stripe itemized balance change report (balance_change_from_activity.itemized)",
+}
+
+
+def _missing_columns(present: set[str], fmt: str) -> list[str]:
     if fmt == FORMAT_GENERIC:
-        missing = [c for c in GENERIC_REQUIRED if c not in present]
-    elif fmt == FORMAT_STRIPE:
+        return [c for c in GENERIC_REQUIRED if c not in present]
+    if fmt == FORMAT_STRIPE:
         missing = [c for c in STRIPE_REQUIRED if c not in present]
-        if not any(c in present for c in STRIPE_CREATED_COLUMNS):
-            missing.append(STRIPE_CREATED_COLUMNS[0])
-    elif fmt == FORMAT_GUMROAD:
-        missing = [c for c in GUMROAD_REQUIRED if c not in present]
-    elif fmt == FORMAT_STRIPE_ITEMIZED:
-        missing = [c for c in STRIPE_ITEMIZED_REQUIRED if c not in present]
-    else:
-        raise FileFormatError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
-    if missing:
+        return missing if any(c in present for c in STRIPE_CREATED_COLUMNS) else [*missing, STRIPE_CREATED_COLUMNS[0]]
+    if fmt == FORMAT_GUMROAD:
+        return [c for c in GUMROAD_REQUIRED if c not in present]
+    if fmt == FORMAT_STRIPE_ITEMIZED:
+        return [c for c in STRIPE_ITEMIZED_REQUIRED if c not in present]
+    raise FileFormatError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
+
+
+def recognise_format(headers: Iterable[str]) -> str | None:
+    """The import format whose required columns the header row has (the most specific first), or None."""
+    present = {h.strip() for h in headers if h}
+    for fmt in (FORMAT_STRIPE_ITEMIZED, FORMAT_STRIPE, FORMAT_GUMROAD, FORMAT_GENERIC):
+        if not _missing_columns(present, fmt):
+            return fmt
+    return None
+
+
+def names_entity(headers: Iterable[str], fmt: str) -> bool:
+    """Whether the file can say which entity a row belongs to: a generic `entity` column, Stripe's
+    `entity (metadata)` / `payment_metadata[entity]`. A Gumroad export never does."""
+    return fmt != FORMAT_GUMROAD and any("entity" in (h or "").casefold() for h in headers)
+
+
+def check_columns(headers: Iterable[str], fmt: str) -> None:
+    """Refuse a file that lacks the format's required columns: name the format it is, if it is another,
+    else the missing columns."""
+    headers = list(headers)
+    present = {h.strip() for h in headers if h}
+    missing = _missing_columns(present, fmt)
+    if not missing:
+        return
+    columns = f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+    other = recognise_format(headers)
+    if other is not None:
         raise FileFormatError(
-            f"This is not a {fmt} file: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+            f"This looks like a {FORMAT_TITLES[other]}, not a {FORMAT_TITLES[fmt]} ({columns}): "
+            f"import it as {FORMAT_TITLES[other]}"
         )
+    raise FileFormatError(f"This is not a {fmt} file: {columns}")
 
 
 # --- reading files ---------------------------------------------------------------------

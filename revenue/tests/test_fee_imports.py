@@ -139,7 +139,7 @@ def test_itemized_preview_lists_an_unknown_category_as_skipped_naming_it(staff_c
     resource = str(IMPORT_RESOURCES.index(StripeItemizedBalanceResource))
     preview = staff_client.post(
         reverse("admin:revenue_revenueevent_import"),
-        {"resource": resource, "format": "0", "import_file": upload, "entity": ""},
+        {"resource": resource, "format": "0", "import_file": upload, "entity": entities["aplus-enterprise"].pk},
     )
     assert preview.status_code == 200
     html = preview.content.decode()

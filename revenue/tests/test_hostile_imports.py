@@ -98,7 +98,8 @@ def test_ledger_import_preview_with_year_1_and_a_nul_cell_shows_row_errors(staff
     )
     upload = SimpleUploadedFile("hostile.csv", body, content_type="text/csv")
     url = reverse("admin:revenue_revenueevent_import")
-    preview = staff_client.post(url, {"resource": "0", "format": "0", "import_file": upload, "entity": ""})
+    entity = entities["aplus-enterprise"].pk  # the file has no entity column
+    preview = staff_client.post(url, {"resource": "0", "format": "0", "import_file": upload, "entity": entity})
     assert preview.status_code == 200
     html = preview.content.decode()
     assert "2000-01-01" in html and "NUL" in html and "Traceback" not in html

@@ -179,7 +179,7 @@ def test_command_reports_bad_rows_by_row_and_column_and_keeps_the_good(entities,
     with pytest.raises(CommandError, match="2 row\\(s\\) had errors"):
         call_command("import_revenue_csv", str(path), "--no-progress")
     err = capsys.readouterr().err
-    assert "row 2 (line 3), column 'amount': USD has 2 decimal places" in err
+    assert "row 2 (line 3), column 'amount': '10.001' is ambiguous: USD has 2 decimal places" in err
     assert "row 3 (line 4), column 'entity': 'Nobody Inc' is not a known entity" in err
     assert set(RevenueEvent.objects.values_list("event_id", flat=True)) == {"manual:ok-1", "manual:ok-2"}
 
