@@ -47,7 +47,7 @@ from .business_time import business_local
 from .errors import ApplicationError
 from .models import Entity, LedgerAuditEntry, RevenueEvent
 from .money import format_money, from_minor_units
-from .selectors.buckets import BUCKET_LABELS, BUCKETS, bucket_of
+from .selectors.buckets import BUCKET_LABELS, BUCKETS, Bucket, bucket_of
 from .services import revenue_event_record
 
 # Spreadsheet formula injection: cells starting with these are neutralised on export.
@@ -94,6 +94,12 @@ PREVIEW_HEADERS = [
 ]
 
 
+def _bucket_rows(bucket: Bucket, count: int) -> str:
+    """'payments' / 'payment', 'disputes won back' / 'dispute won back'."""
+    label = BUCKET_LABELS[bucket].lower()
+    return label if count != 1 else label.replace("disputes", "dispute").removesuffix("s")
+
+
 @dataclass
 class ImportPreview:
     """What an import adds, to tie out against the provider: file rows read, the ledger rows they
@@ -115,7 +121,7 @@ class ImportPreview:
     def sentence(self) -> str:
         """'6 file rows -> 9 ledger rows (3 payments, 2 refunds, 4 fees)'."""
         ledger_rows = sum(self.rows_by_bucket.values())
-        parts = [f"{self.rows_by_bucket[b]} {BUCKET_LABELS[b].lower()}" for b in BUCKETS if self.rows_by_bucket[b]]
+        parts = [f"{n} {_bucket_rows(b, n)}" for b in BUCKETS if (n := self.rows_by_bucket[b])]
         text = (
             f"{self.file_rows} file row{pluralize(self.file_rows)} → {ledger_rows} ledger row{pluralize(ledger_rows)}"
         )
