@@ -112,3 +112,19 @@ def test_change_page_offers_correct_on_a_manual_payment(staff_client, rows):
     page = staff_client.get(reverse("admin:revenue_revenueevent_change", args=[rows["po"].pk])).content.decode()
     assert f'href="{reverse("admin:revenue_revenueevent_correct", args=[rows["po"].pk])}"' in page
     assert "Reverse this entry" in page
+
+
+def test_a_stripe_payout_id_finds_the_rows_it_settles(staff_client, rows, entities):
+    from revenue.models import Payout
+
+    Payout.objects.create(
+        provider="stripe",
+        payout_id="po_1QpaysJune",
+        entity=entities["aplus-enterprise"],
+        amount_cents=14500,
+        currency="USD",
+        status="paid",
+        metadata={"balance_transactions": ["stripe:pi_3Qsale", "stripe:re_3Qrefund"]},
+    )
+    assert _found(staff_client, "po_1QpaysJune") == {"stripe:pi_3Qsale", "stripe:re_3Qrefund"}
+    assert _found(staff_client, "po_unknown") == set()
