@@ -129,7 +129,7 @@ def _drop_cached_producers(app) -> None:
 
 @pytest.fixture
 def real_celery_worker(settings, tmp_path):
-    """Start a real Celery worker process against the test Redis: `real_celery_worker(**extra_env)`.
+    """Start a real Celery worker process against the test Redis: `real_celery_worker(*extra_args, **extra_env)`.
 
     The web side (this test) sends to the same Redis; Redis is flushed before and after.
     """
@@ -141,7 +141,7 @@ def real_celery_worker(settings, tmp_path):
 
     started: list[RealWorker] = []
 
-    def start(**extra_env: str) -> RealWorker:
+    def start(*extra_args: str, **extra_env: str) -> RealWorker:
         subprocess.run(flush, capture_output=True, timeout=10, check=False)
         settings.CELERY_TASK_ALWAYS_EAGER = False  # Celery reads Django settings lazily
         settings.CELERY_BROKER_URL = redis_url
@@ -150,7 +150,7 @@ def real_celery_worker(settings, tmp_path):
         log = tmp_path / "worker.log"
         command = [str(Path(sys.executable).parent / "celery"), "-A", "branchberg", "worker", "--pool=solo"]
         command += ["--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=INFO"]
-        command += [f"--hostname=test-{os.getpid()}-{len(started)}@%h"]
+        command += [f"--hostname=test-{os.getpid()}-{len(started)}@%h", *extra_args]
         with log.open("w") as output:
             process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT)
         worker = RealWorker(process, log)

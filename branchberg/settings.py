@@ -94,6 +94,14 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The zero-setup run writes from two processes (web, and beat + worker): WAL lets readers read while
+    # one writes, IMMEDIATE takes the write lock at BEGIN, and a writer waits up to 20 s for the other.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
 # Two PostgreSQL roles (README "Database roles"). DATABASE_URL is this process's connection:
 # the app role for web, worker and beat, which may only SELECT and INSERT the ledger and its
 # audit trails. `release` migrates as the owner of the tables: the Procfile puts
@@ -219,6 +227,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# The zero-setup run's periodic work (scripts/run.sh): beat and a worker in one process, passing messages
+# through kombu's filesystem transport (a folder, no Redis). It has no broadcast, so no remote control.
+if (CELERY_BROKER_URL or "").startswith("filesystem://"):
+    _broker_folder = env.str("CELERY_BROKER_FOLDER", default=str(BASE_DIR / ".tmp" / "broker"))
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": _broker_folder, "data_folder_out": _broker_folder}
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_SERIALIZER = "json"
