@@ -78,6 +78,27 @@ def browser():
 
 
 @pytest.fixture
+def live_admin_session(live_server, django_user_model, settings):
+    """A logged-in superuser's session cookie value for Chromium on the live server, made before the
+    browser starts (its event loop forbids the ORM in the test). Call it with a username."""
+    from django.test import Client
+
+    # The live server serves /static/ from the finders (plain names), not the manifest's hashed ones.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+    def login(username: str) -> str:
+        user = django_user_model.objects.create_superuser(username, f"{username}@example.com", f"{username}-pw-12345")
+        client = Client()
+        client.force_login(user)
+        return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    return login
+
+
+@pytest.fixture
 def staff_user(db, django_user_model):
     return django_user_model.objects.create_superuser("staff", "staff@example.com", "correct-horse-battery-staple")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from revenue.models import Entity
 from revenue.services import revenue_event_record
@@ -13,12 +12,8 @@ from .factories import ledger_entry
 
 
 @pytest.fixture
-def search_session(live_server, django_user_model, settings) -> str:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    user = django_user_model.objects.create_superuser("finder", "finder@example.com", "finder-password-123")
+def search_session(live_admin_session) -> str:
+    session = live_admin_session("finder")
     entity = Entity.objects.get(slug="aplus-enterprise")
     for entry in [
         ledger_entry(
@@ -46,9 +41,7 @@ def search_session(live_server, django_user_model, settings) -> str:
         ledger_entry(event_id="stripe:pi_someoneElse", amount_cents=1000),
     ]:
         revenue_event_record(entry=entry, entity=entity)
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+    return session
 
 
 @pytest.mark.browser

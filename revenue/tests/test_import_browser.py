@@ -7,29 +7,22 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture
-def importer_session(live_server, django_user_model, settings) -> str:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    user = django_user_model.objects.create_superuser("importer", "importer@example.com", "importer-password-1")
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+def importer_session(live_admin_session) -> str:
+    return live_admin_session("importer")
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_files_are_recognised_and_a_gumroad_file_needs_an_entity(importer_session, live_server, browser, artifacts_dir):
+    session = importer_session
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": importer_session, "url": live_server.url}])
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
     page = context.new_page()
     shots = [artifacts_dir / "import-stripe-recognised.png", artifacts_dir / "import-gumroad-needs-entity.png"]
     try:
