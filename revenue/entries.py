@@ -10,6 +10,10 @@ from decimal import Decimal
 # should explain: written by the "Record offline payment" form, read by reconciliation.
 EXPECTS_BANK_DEPOSIT = "expects_bank_deposit"
 
+# Metadata key holding the provider's own time (ISO 8601) of a row that arrived for a locked
+# period and was booked on the entity's first open day instead (see revenue.services.locks).
+TRUE_OCCURRED_AT = "true_occurred_at"
+
 
 @dataclass(frozen=True)
 class LedgerEntry:

@@ -34,7 +34,14 @@ from .dashboard import (
     recent_events,
     revenue_by_provider,
 )
-from .events import entity_by_slug, revenue_events_after, revenue_events_list, revenue_events_page
+from .events import (
+    business_date,
+    effective_date,
+    entity_by_slug,
+    revenue_events_after,
+    revenue_events_list,
+    revenue_events_page,
+)
 from .morning import MorningCell, MorningFigures, MorningLine, MorningScope, ledger_rows_path, morning_figures
 from .rollup import revenue_daily_rollup_drift, revenue_daily_rollup_expected
 from .totals import AMOUNT_FIELDS, API10_REFUNDS_KINDS, Totals, TotalsPeriod, revenue_totals, revenue_totals_periods
@@ -68,8 +75,10 @@ __all__ = [
     "Trends",
     "bucket_of",
     "buckets_fold",
+    "business_date",
     "currency_sort_key",
     "daily_net_revenue",
+    "effective_date",
     "entity_by_slug",
     "growth_ratio",
     "kpi_cards",

@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db.models import Q, QuerySet
 
+from ..business_time import business_date_of
+from ..entries import TRUE_OCCURRED_AT
 from ..models import Entity, RevenueEvent
+
+
+def effective_date(event: RevenueEvent) -> date:
+    """The business date the row counts on in every report: the business date of `occurred_at`.
+
+    For a provider movement, when the money moved; for a correction or reversal, the date of
+    what it corrects (or the date a person chose); for a late row of a locked period, the
+    entity's first open day.
+    """
+    return business_date_of(event.occurred_at)
+
+
+def business_date(event: RevenueEvent) -> date:
+    """The business date the thing behind the row happened, which can differ from `effective_date`.
+
+    A late provider row keeps its own time in metadata (`TRUE_OCCURRED_AT`); a reversal or
+    correction happened when a person posted it (`created_at`); any other row on its effective date.
+    """
+    true_time = (event.metadata or {}).get(TRUE_OCCURRED_AT)
+    if isinstance(true_time, str):
+        try:
+            return business_date_of(datetime.fromisoformat(true_time))
+        except ValueError:
+            pass
+    if event.kind == RevenueEvent.Kind.REVERSAL:
+        return business_date_of(event.created_at)
+    return effective_date(event)
 
 
 def revenue_events_list(
