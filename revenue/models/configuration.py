@@ -23,11 +23,19 @@ class Entity(models.Model):
         default=list, blank=True, help_text="Gumroad product ids / permalinks whose sales belong here."
     )
     aliases = models.JSONField(default=list, blank=True, help_text="Other names used in metadata and CSV files.")
+    lock_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Books are closed through this business date: no row may take an effective date on or before it.",
+    )
+    lock_date_set_by = models.CharField(max_length=150, blank=True, default="", editable=False)
+    lock_date_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name_plural = "entities"
         ordering = ["name"]
+        permissions = [("change_lock_date", "Can set or move an entity's lock date")]
         constraints = [
             models.UniqueConstraint(
                 fields=["is_default"], condition=Q(is_default=True), name="revenue_entity_one_default"
