@@ -16,7 +16,7 @@ from alerts.services import alerts_evaluate_events
 from revenue.business_time import business_date_of, business_today, day_bounds
 from revenue.entries import TRUE_OCCURRED_AT
 from revenue.models import Entity, LedgerAuditEntry, RevenueEvent
-from revenue.selectors import business_date, effective_date, money_buckets
+from revenue.selectors import effective_date, happened_on, money_buckets
 from revenue.services import (
     ManualEntryData,
     PeriodLocked,
@@ -59,7 +59,7 @@ def test_a_reversal_lands_in_the_period_of_what_it_reverses(entities, staff_user
     reversal = revenue_event_reverse_by_user(event=sale, reason="duplicate PO", actor=staff_user)
 
     assert effective_date(reversal) == date(2025, 6, 20)
-    assert business_date(reversal) == business_today()  # when it was posted
+    assert happened_on(reversal) == business_today()  # when it was posted
     assert business_date_of(reversal.created_at) == business_today()
     assert _net(*JUNE, aplus) == 0
     assert _today_net(aplus) == 0  # nothing on the posting day
@@ -145,7 +145,7 @@ def test_a_late_provider_event_is_booked_on_the_first_open_day_and_alerted(may_l
     assert event.entity == may_locked
     assert effective_date(event) == date(2025, 6, 1)
     assert event.metadata[TRUE_OCCURRED_AT] == happened.isoformat()
-    assert business_date(event) == date(2025, 5, 30)
+    assert happened_on(event) == date(2025, 5, 30)
 
     alerts_evaluate_events(event_ids=[event.event_id])
     alert = RevenueAlert.objects.get(alert_type=RevenueAlert.AlertType.LOCKED_PERIOD)
@@ -166,7 +166,7 @@ def test_a_late_webhook_goes_through_the_batched_booking_the_same_way(may_locked
     inbound_deliveries_book_batch()
 
     event = RevenueEvent.objects.get(kind="payment")
-    assert effective_date(event) == date(2025, 6, 1) and business_date(event) == date(2025, 5, 30)
+    assert effective_date(event) == date(2025, 6, 1) and happened_on(event) == date(2025, 5, 30)
 
 
 def test_an_imported_row_in_a_locked_period_is_refused_with_row_and_column(may_locked, tmp_path: Path, capsys):
