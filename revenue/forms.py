@@ -147,7 +147,7 @@ class ManualEntryForm(forms.Form):
 
 def effective_on_field(help_text: str) -> forms.DateField:
     """The optional business date a correction or reversal counts on."""
-    return forms.DateField(required=False, label="Dated (effective date)", widget=AdminDateWidget, help_text=help_text)
+    return forms.DateField(required=False, label="Reversal dated", widget=AdminDateWidget, help_text=help_text)
 
 
 class CorrectionForm(ManualEntryForm):

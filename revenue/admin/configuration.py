@@ -21,6 +21,21 @@ class EntityAdmin(SimpleHistoryAdmin):
     date_hierarchy = "created_at"
     prepopulated_fields = {"slug": ["name"]}
     history_list_display = ["is_default", "lock_date", "lock_date_set_by"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "is_default"]}),
+        (
+            "Books closed (lock date)",
+            {
+                "fields": ["lock_date", "lock_date_set_by", "lock_date_set_at"],
+                "description": (
+                    "As in Xero: nobody can book on or before the lock date, from the admin, an import or a "
+                    "correction; a provider's late event is booked on the first open day and raises an alert. "
+                    "Moving it needs the “Can set or move an entity's lock date” permission and is audited."
+                ),
+            },
+        ),
+        ("Where money is booked", {"fields": ["stripe_account_ids", "gumroad_product_ids", "aliases"]}),
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         fields = ["lock_date_set_by", "lock_date_set_at"]
