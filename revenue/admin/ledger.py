@@ -161,7 +161,7 @@ class RevenueEventAdmin(ReadOnlyAdminMixin, BackgroundImportMixin, ImportMixin, 
     def occurred_local(self, obj: RevenueEvent) -> str:
         return local_time(obj.occurred_at)
 
-    @admin.display(description="Created (Chicago time)", ordering="created_at")
+    @admin.display(description="Posted (Chicago time)", ordering="created_at")
     def created_local(self, obj: RevenueEvent) -> str:
         return local_time(obj.created_at)
 
