@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from alerts.models import RevenueAlert
@@ -76,11 +76,11 @@ def outbox_messages_fan_out(*, message_ids: list[int]) -> list[int]:
         for target in targets
     ]
     Delivery.objects.bulk_create(wanted, ignore_conflicts=True)  # one per (message, channel, target), once
-    undispatched = [message for message in messages if message.dispatched_at is None]
-    now = timezone.now()
-    for message in undispatched:
-        message.dispatched_at, message.attempts = now, message.attempts + 1
-    OutboxMessage.objects.bulk_update(undispatched, ["dispatched_at", "attempts"])
+    undispatched = [message.pk for message in messages if message.dispatched_at is None]
+    if undispatched:  # one UPDATE, not bulk_update's CASE WHEN per row (py-spy: most of fan-out's time)
+        OutboxMessage.objects.filter(pk__in=undispatched).update(
+            dispatched_at=timezone.now(), attempts=F("attempts") + 1
+        )
     pending = Delivery.objects.filter(
         message__in=messages, status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]
     )
