@@ -30,7 +30,12 @@ pytestmark = pytest.mark.django_db
 DATA = Path(__file__).resolve().parent / "data"
 PAYOUTS = DATA / "stripe_payouts.csv"
 RECONCILIATION = DATA / "stripe_payout_reconciliation.csv"
-PAYOUT_A, PAYOUT_B, PAYOUT_C, PAYOUT_D = "po_1PbbA2026Jun08", "po_1PbbB2026Jun24", "po_1PbbC2026Jun29", "po_1PbbD2026Jun30"
+PAYOUT_A, PAYOUT_B, PAYOUT_C, PAYOUT_D = (
+    "po_1PbbA2026Jun08",
+    "po_1PbbB2026Jun24",
+    "po_1PbbC2026Jun29",
+    "po_1PbbD2026Jun30",
+)
 
 
 def _import(fmt: str, path: Path, entity: str = "aplus-enterprise") -> None:
@@ -100,9 +105,7 @@ def test_a_file_missing_a_required_column_is_refused_with_a_sentence(
     writer.writeheader()
     writer.writerows(rows)
     resource = StripePayoutsResource if fmt == "stripe_payouts" else StripePayoutReconciliationResource
-    response = _post_import(
-        staff_client, path, resource, entities["aplus-enterprise"], content=out.getvalue().encode()
-    )
+    response = _post_import(staff_client, path, resource, entities["aplus-enterprise"], content=out.getvalue().encode())
     assert response.status_code == 200
     assert "confirm_form" not in response.context or response.context["confirm_form"] is None
     errors = " ".join(response.context["form"].errors.get("resource", []))
@@ -198,7 +201,8 @@ def test_report_ties_each_payout_to_its_transactions_to_the_cent(entities):
         ("stripe:fee:txn_1RecChg001", -755),
     ]
     eur = a.lines[1]  # paid in EUR, settled in USD: the ledger's USD amount ties it
-    assert [(r.currency, r.amount_cents, r.amount_usd_cents) for r in eur.ledger_rows][0] == ("EUR", 4900, 5317)
+    payment = eur.ledger_rows[0]
+    assert (payment.currency, payment.amount_cents, payment.amount_usd_cents) == ("EUR", 4900, 5317)
     assert eur.ledger_net_cents == 5125
 
     b = payout_tie_out(payout=_payout(PAYOUT_B))
@@ -228,7 +232,7 @@ def test_reimporting_the_report_adds_nothing(entities):
     _import("stripe_payouts", PAYOUTS)
     _import("stripe_payout_reconciliation", RECONCILIATION)
     counts = (RevenueEvent.objects.count(), PayoutSettlement.objects.count())
-    assert counts == (13, 9)
+    assert counts == (14, 9)
     _import("stripe_payout_reconciliation", RECONCILIATION)
     assert (RevenueEvent.objects.count(), PayoutSettlement.objects.count()) == counts
 
@@ -253,7 +257,7 @@ def test_report_books_nothing_a_webhook_already_booked(entities):
     revenue_event_record(entry=fee, entity=aplus)
     _import("stripe_payout_reconciliation", RECONCILIATION)
     assert RevenueEvent.objects.filter(event_id="stripe:pi_3RecChg001").count() == 1
-    assert RevenueEvent.objects.count() == 13  # the webhook's two rows plus the eleven the report adds
+    assert RevenueEvent.objects.count() == 14  # the same fourteen rows: the report adds the other twelve
     # The report came first: the payout is tied as soon as its export (or payout.paid) arrives.
     _import("stripe_payouts", PAYOUTS)
     assert payout_tie_out(payout=_payout(PAYOUT_A)).ties_out
@@ -283,7 +287,7 @@ def test_report_preview_ties_out_each_payout_before_confirming(staff_client, ent
     assert not preview.context["result"].invalid_rows
     assert not PayoutSettlement.objects.exists() and not RevenueEvent.objects.exists()
     _confirm(staff_client, preview)
-    assert PayoutSettlement.objects.count() == 9 and RevenueEvent.objects.count() == 13
+    assert PayoutSettlement.objects.count() == 9 and RevenueEvent.objects.count() == 14
     assert payout_tie_out(payout=_payout(PAYOUT_A)).ties_out
 
 
@@ -352,7 +356,8 @@ def test_reconciliation_page_links_a_stripe_payout_to_its_tie_out(staff_client, 
     expected_deposits_sync()
     aplus = entities["aplus-enterprise"]
     page = staff_client.get(
-        reverse("admin:revenue_bankdeposit_reconciliation"), {"entity": aplus.slug, "start": "2026-06-01", "end": "2026-06-30"}
+        reverse("admin:revenue_bankdeposit_reconciliation"),
+        {"entity": aplus.slug, "start": "2026-06-01", "end": "2026-06-30"},
     )
     html = page.content.decode()
     tie_out = reverse("admin:revenue_payout_change", args=[_payout(PAYOUT_A).pk]) + "#tie-out"
