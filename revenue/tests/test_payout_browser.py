@@ -27,10 +27,16 @@ def _import(page, base: str, label: str, path: Path) -> str:
     return sentence
 
 
+@pytest.fixture
+def payouts_session(live_admin_session) -> str:
+    """The session is made before the browser starts: its event loop forbids the ORM in the test."""
+    return live_admin_session("payouts")
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_import_both_files_and_open_the_payout_tie_out(live_admin_session, live_server, browser, artifacts_dir):
-    session = live_admin_session("payouts")
+def test_import_both_files_and_open_the_payout_tie_out(payouts_session, live_server, browser, artifacts_dir):
+    session = payouts_session
     shots_dir = artifacts_dir / "payouts"
     shots_dir.mkdir(parents=True, exist_ok=True)
     shots = {
