@@ -18,8 +18,8 @@ from django.urls import reverse
 from revenue.backfill import FileFormatError, check_columns, recognise_format
 from revenue.backfill.parse import RowError
 from revenue.backfill.stripe_payouts import map_payout_reconciliation_row, map_stripe_payout_row
-from revenue.models import Payout, PayoutSettlement, RevenueEvent
-from revenue.reconciliation.services import expected_deposits_sync
+from revenue.models import DepositMatch, ImportJob, Payout, PayoutSettlement, RevenueEvent
+from revenue.reconciliation.services import bank_statement_import, expected_deposits_sync
 from revenue.resources import IMPORT_RESOURCES, StripePayoutReconciliationResource, StripePayoutsResource
 from revenue.selectors.payouts import LineStatus, payout_tie_out
 from revenue.services import payout_upsert, revenue_event_record
@@ -355,11 +355,38 @@ def test_reconciliation_page_links_a_stripe_payout_to_its_tie_out(staff_client, 
     _import("stripe_payout_reconciliation", RECONCILIATION)
     expected_deposits_sync()
     aplus = entities["aplus-enterprise"]
+    summary = bank_statement_import(
+        content=(DATA / "bank_june_stripe_payouts.csv").read_bytes(), layout="generic", entity=aplus
+    )
+    assert summary.auto_matched == 2
+    matched = DepositMatch.objects.filter(items__expected__payout__payout_id=PAYOUT_A).get()
+    assert matched.items.get(deposit__isnull=False).deposit.amount_cents == 19365
     page = staff_client.get(
         reverse("admin:revenue_bankdeposit_reconciliation"),
         {"entity": aplus.slug, "start": "2026-06-01", "end": "2026-06-30"},
     )
     html = page.content.decode()
     tie_out = reverse("admin:revenue_payout_change", args=[_payout(PAYOUT_A).pk]) + "#tie-out"
-    assert tie_out in html
+    assert html.count(tie_out) == 2  # the expected deposit, and the match of the bank deposit to it
     assert "4 settled balance transactions" in html
+
+
+# --- above the background threshold: the same writes, batch by batch -----------------------------
+
+
+def test_both_files_import_in_the_background_like_in_the_request(
+    staff_client, entities, settings, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_BACKGROUND_THRESHOLD_BYTES = 512  # both sample files are above it
+    settings.IMPORT_JOB_BATCH_ROWS = 2
+    aplus = entities["aplus-enterprise"]
+    for path, resource in ((PAYOUTS, StripePayoutsResource), (RECONCILIATION, StripePayoutReconciliationResource)):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _post_import(staff_client, path, resource, aplus)
+        assert response.status_code == 302, response.content.decode()[:2000]
+    jobs = list(ImportJob.objects.order_by("pk"))
+    assert [job.status for job in jobs] == [ImportJob.Status.DONE, ImportJob.Status.DONE], [j.message for j in jobs]
+    assert "4 payout(s) created, 0 updated, 0 unchanged" in jobs[0].message
+    assert "9 payout settlement line(s) recorded, 0 already recorded" in jobs[1].message
+    assert (Payout.objects.count(), PayoutSettlement.objects.count(), RevenueEvent.objects.count()) == (4, 9, 14)
+    assert payout_tie_out(payout=_payout(PAYOUT_A)).ties_out
