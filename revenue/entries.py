@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 # Metadata key on a manual payment (a PO or contract paid by wire or check) that a bank deposit
@@ -43,3 +43,38 @@ class LedgerEntry:
     fx_source: str = ""
     # For reversing rows: the event_id of the row this one reverses.
     reverses_event_id: str = ""
+
+
+@dataclass(frozen=True)
+class PayoutLine:
+    """One provider payout as a file lists it (Stripe's Dashboard payouts export): the expected deposit."""
+
+    payout_id: str
+    provider: str
+    amount_cents: int
+    currency: str
+    status: str
+    arrival_on: date | None
+    statement_descriptor: str = ""
+    entity_hint: str = ""
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SettlementLine:
+    """One balance transaction a payout settles (Stripe's `payout_reconciliation.itemized` report), with the
+    report's own amounts in the balance currency's minor units and the ledger keys it books under."""
+
+    payout_id: str
+    provider: str
+    balance_transaction_id: str
+    reporting_category: str
+    currency: str
+    gross_cents: int
+    fee_cents: int
+    net_cents: int
+    occurred_at: datetime
+    source_id: str = ""
+    description: str = ""
+    ledger_keys: tuple[str, ...] = ()
+    metadata: dict = field(default_factory=dict)

@@ -15,7 +15,14 @@ from django.contrib.admin.widgets import AdminDateWidget
 from django.template.defaultfilters import filesizeformat
 from import_export.forms import ConfirmImportForm, ImportForm
 
-from .backfill import FORMAT_TITLES, FileFormatError, check_columns, names_entity, recognise_format
+from .backfill import (
+    FORMAT_TITLES,
+    PAYOUT_FORMATS,
+    FileFormatError,
+    check_columns,
+    names_entity,
+    recognise_format,
+)
 from .business_time import business_today
 from .entries import EXPECTS_BANK_DEPOSIT
 from .models import Entity, Payout, RevenueEvent
@@ -237,7 +244,8 @@ class LedgerImportForm(UploadLimitFormMixin, ImportForm):
             check_columns(headers, fmt)
         except FileFormatError as exc:
             recognised = recognise_format(headers)
-            if recognised is None:
+            # A payouts file missing a column must not be read as ledger rows of a less specific format.
+            if recognised is None or (fmt in PAYOUT_FORMATS and recognised not in PAYOUT_FORMATS):
                 self.add_error("resource", str(exc))
                 return data
             self.recognised_note = f"recognised from its header row; you chose {FORMAT_TITLES[fmt]}"
@@ -273,7 +281,7 @@ class PayoutEntryForm(forms.ModelForm):
 
     provider = forms.ChoiceField(
         choices=[("gumroad", "Gumroad"), ("manual", "Manual (wire / check)")],
-        help_text="Stripe payouts arrive by webhook (payout.paid) and are not entered here.",
+        help_text="Stripe payouts arrive by webhook (payout.paid) or from the Stripe payouts export (Ledger > Import).",
     )
     payout_amount = forms.CharField(label="Amount", help_text="In the currency's units, e.g. 1,234.50 USD.")
     currency = forms.CharField(max_length=3, initial="USD")

@@ -388,6 +388,8 @@ def _run_ledger(job: ImportJob) -> None:
     )
     if duplicates:
         summary += f"; {duplicates} possible duplicate(s) raised a duplicate alert for review"
+    if report.payouts_sentence:
+        summary += f"; {report.payouts_sentence}"
     _finish(job.pk, ImportJob.Status.DONE, summary + ".")
 
 

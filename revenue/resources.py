@@ -27,10 +27,13 @@ from .backfill import (
     FORMAT_GUMROAD,
     FORMAT_STRIPE,
     FORMAT_STRIPE_ITEMIZED,
+    FORMAT_STRIPE_PAYOUT_RECONCILIATION,
+    FORMAT_STRIPE_PAYOUTS,
     FORMAT_TITLES,
     GENERIC_COLUMNS,
     MAPPERS,
     FileFormatError,
+    MappedRow,
     PossibleDuplicate,
     PreparedRow,
     RowError,
@@ -43,12 +46,22 @@ from .backfill import (
     standalone_fees_find,
     standalone_fees_report,
 )
+from .backfill.stripe_itemized import BOOKED as BOOKED_CATEGORIES
 from .business_time import business_local
+from .entries import PayoutLine, SettlementLine
 from .errors import ApplicationError
-from .models import Entity, LedgerAuditEntry, RevenueEvent
+from .models import Entity, LedgerAuditEntry, Payout, RevenueEvent
 from .money import format_money, from_minor_units
 from .selectors.buckets import BUCKET_LABELS, BUCKETS, Bucket, bucket_of
-from .services import revenue_event_record
+from .services import (
+    PayoutOutcome,
+    PayoutPlan,
+    payout_line_plan,
+    payout_settlements_record,
+    revenue_event_record,
+    settlements_known,
+    stripe_payout_import,
+)
 
 # Spreadsheet formula injection: cells starting with these are neutralised on export.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -149,14 +162,24 @@ class LedgerRow:
     created: list[RevenueEvent] = field(default_factory=list)
     duplicates: list[PossibleDuplicate] = field(default_factory=list)
     standalone_fees: list[StandaloneFee] = field(default_factory=list)
+    # Payout files: the payout line and what importing it does; the settlement line a report row records.
+    payout_line: PayoutLine | None = None
+    payout_plan: PayoutPlan | None = None
+    payout: Payout | None = None
+    settlement: SettlementLine | None = None
+    settlement_note: str = ""
 
     @property
     def pk(self) -> str | None:
-        """The first ledger row written, as import-export reports the row's object id."""
-        return str(self.created[0].pk) if self.created else None
+        """The first ledger row (or the payout) written, as import-export reports the row's object id."""
+        if self.created:
+            return str(self.created[0].pk)
+        return str(self.payout.pk) if self.payout is not None else None
 
     def __str__(self) -> str:
-        return self.created[0].event_id if self.created else ""
+        if self.created:
+            return self.created[0].event_id
+        return self.payout.payout_id if self.payout is not None else ""
 
 
 class LedgerImportResource(resources.Resource):
@@ -212,11 +235,24 @@ class LedgerImportResource(resources.Resource):
     def import_instance(self, instance: LedgerRow, row, **kwargs):
         """Map and prepare the row; a bad cell or unknown entity is a ValidationError naming the column."""
         self.preview.file_rows += 1
+        mapped = self._map(instance, row, **kwargs)
+        if mapped is not None:
+            self._prepare_entries(instance, mapped)
+
+    def _map(self, instance: LedgerRow, row, **kwargs) -> MappedRow | None:
+        """The mapped row, or None when the file says to skip it; a bad cell is a ValidationError."""
         try:
             mapped = self.mapper(dict(row), file_name=kwargs.get("file_name") or "")
-            if mapped.skip_reason:
-                instance.skip_note = f"Skipped: {mapped.skip_reason}"
-                return
+        except RowError as exc:
+            raise ValidationError({exc.column: [exc.message]}) from None
+        if mapped.skip_reason:
+            instance.skip_note = f"Skipped: {mapped.skip_reason}"
+            return None
+        return mapped
+
+    def _prepare_entries(self, instance: LedgerRow, mapped: MappedRow) -> None:
+        """Resolve and convert the row's ledger entries; which of them the ledger does not have yet."""
+        try:
             instance.prepared = [
                 prepared
                 for prepared in (
@@ -330,8 +366,13 @@ class LedgerImportResource(resources.Resource):
                 "skipped_existing": self.skipped_count,
                 "errors": invalid,
                 "possible_duplicates": self.duplicate_count,
+                **self.audit_details(),
             },
         )
+
+    def audit_details(self) -> dict[str, int]:
+        """What a format adds to the import's audit entry."""
+        return {}
 
 
 class GenericLedgerResource(LedgerImportResource):
@@ -354,7 +395,230 @@ class StripeItemizedBalanceResource(LedgerImportResource):
     display_name = FORMAT_TITLES[FORMAT_STRIPE_ITEMIZED]
 
 
-IMPORT_RESOURCES = [GenericLedgerResource, StripePaymentsResource, GumroadSalesResource, StripeItemizedBalanceResource]
+PAYOUT_PREVIEW_HEADERS = ["Payout", "Entity", "Amount", "Status", "Arrives (bank date)", "Result"]
+
+
+@dataclass
+class PayoutFilePreview(ImportPreview):
+    """A payouts export's preview: payouts created, updated and unchanged, and their sums per currency."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    payout_money: dict[str, int] = field(default_factory=dict)
+
+    def add_payout(self, line: PayoutLine, plan: PayoutPlan) -> None:
+        self.outcomes[plan.outcome] += 1
+        self.payout_money[line.currency] = self.payout_money.get(line.currency, 0) + line.amount_cents
+
+    @property
+    def sentence(self) -> str:
+        """'4 file rows → 4 payouts: 3 new, 1 updated, 0 unchanged'."""
+        rows = f"{self.file_rows} file row{pluralize(self.file_rows)}"
+        counted = sum(self.outcomes.values())
+        return (
+            f"{rows} → {counted} payout{pluralize(counted)}: {self.outcomes[PayoutOutcome.CREATED]} new, "
+            f"{self.outcomes[PayoutOutcome.UPDATED]} updated, {self.outcomes[PayoutOutcome.UNCHANGED]} unchanged"
+        )
+
+    @property
+    def payout_totals(self) -> list[tuple[str, str]]:
+        return [(currency, format_money(cents, currency)) for currency, cents in sorted(self.payout_money.items())]
+
+
+class StripePayoutsResource(LedgerImportResource):
+    """Stripe's Dashboard payouts export: each row creates or updates the payout (the expected bank deposit)
+    through `revenue.services.stripe_payout_import`; it books no ledger row."""
+
+    format_name = FORMAT_STRIPE_PAYOUTS
+    display_name = FORMAT_TITLES[FORMAT_STRIPE_PAYOUTS]
+
+    def __init__(self, *, entity: Entity | None = None, **kwargs):
+        super().__init__(entity=entity, **kwargs)
+        self.preview = PayoutFilePreview()
+
+    def get_diff_headers(self):
+        return PAYOUT_PREVIEW_HEADERS
+
+    def import_instance(self, instance: LedgerRow, row, **kwargs):
+        self.preview.file_rows += 1
+        mapped = self._map(instance, row, **kwargs)
+        if mapped is None or mapped.payout is None:
+            return
+        try:
+            plan = payout_line_plan(line=mapped.payout, fallback_entity=self.default_entity)
+        except ApplicationError as exc:
+            raise ValidationError({mapped.entity_column: [exc.message]}) from None
+        instance.payout_line, instance.payout_plan = mapped.payout, plan
+        assert isinstance(self.preview, PayoutFilePreview)
+        self.preview.add_payout(mapped.payout, plan)
+        if plan.outcome == PayoutOutcome.UNCHANGED:
+            self.skipped_count += 1
+            instance.skip_note = "Skipped: payout already imported, nothing changed"
+
+    def do_instance_save(self, instance: LedgerRow, is_create: bool) -> None:
+        assert instance.payout_line is not None
+        try:
+            instance.payout, instance.payout_plan = stripe_payout_import(
+                line=instance.payout_line, fallback_entity=self.default_entity
+            )
+        except ApplicationError as exc:
+            raise ValidationError({NON_FIELD_ERRORS: [str(exc)]}) from None
+        self.inserted_count += 1
+
+    def after_import_row(self, row, row_result, **kwargs):
+        instance = row_result.instance
+        if instance is None:
+            return
+        line, plan = instance.payout_line, instance.payout_plan
+        if line is None or plan is None:
+            values = [str(v) for v in (instance.row_values or {}).values() if v not in (None, "")]
+            row_result.diff = [values[0] if values else "", "", "", "", "", instance.skip_note]
+            return
+        if instance.skip_note:
+            note = instance.skip_note
+        elif plan.outcome == PayoutOutcome.CREATED:
+            note = "New payout"
+        else:
+            note = "Updates the payout: " + ", ".join(plan.changes)
+        row_result.object_id = instance.pk
+        row_result.diff = [
+            line.payout_id,
+            plan.entity.name,
+            format_money(line.amount_cents, line.currency),
+            line.status,
+            line.arrival_on.isoformat() if line.arrival_on else "",
+            note,
+        ]
+
+
+@dataclass
+class SettlementPreview(ImportPreview):
+    """The payout reconciliation report's preview: what it books (ImportPreview) and, per payout, the lines
+    it records and their net against the payout amount, to tie out before confirming."""
+
+    settled: dict[str, dict] = field(default_factory=dict)
+    new_lines: int = 0
+    known_lines: int = 0
+
+    def add_line(self, line: SettlementLine, *, new: bool) -> None:
+        item = self.settled.setdefault(line.payout_id, {"currency": line.currency, "lines": 0, "net_cents": 0})
+        item["lines"] += 1
+        item["net_cents"] += line.net_cents
+        if new:
+            self.new_lines += 1
+        else:
+            self.known_lines += 1
+
+    @property
+    def sentence(self) -> str:
+        payouts = len(self.settled)
+        return (
+            f"{super().sentence}; {self.new_lines + self.known_lines} payout settlement line"
+            f"{pluralize(self.new_lines + self.known_lines)} for {payouts} payout{pluralize(payouts)} "
+            f"({self.new_lines} new, {self.known_lines} already recorded)"
+        )
+
+    @property
+    def payout_tie_outs(self) -> list[tuple[str, str, int, str, str]]:
+        """(payout id, payout amount or 'not imported yet', lines, settled net, difference or 'ties out')."""
+        amounts = dict(
+            Payout.objects.filter(provider=RevenueEvent.Provider.STRIPE, payout_id__in=self.settled).values_list(
+                "payout_id", "amount_cents"
+            )
+        )
+        rows = []
+        for payout_id, item in sorted(self.settled.items()):
+            currency, net = item["currency"], item["net_cents"]
+            amount = amounts.get(payout_id)
+            if amount is None:
+                result, shown = "payout not imported yet", "—"
+            else:
+                shown = format_money(amount, currency)
+                result = "ties out" if amount == net else f"differs by {format_money(amount - net, currency)}"
+            rows.append((payout_id, shown, item["lines"], format_money(net, currency), result))
+        return rows
+
+
+class StripePayoutReconciliationResource(LedgerImportResource):
+    """Stripe's itemized payout reconciliation report: each balance transaction is recorded as settled by its
+    payout, and a charge, refund, dispute or fee the ledger lacks is booked under the webhooks' key."""
+
+    format_name = FORMAT_STRIPE_PAYOUT_RECONCILIATION
+    display_name = FORMAT_TITLES[FORMAT_STRIPE_PAYOUT_RECONCILIATION]
+
+    def __init__(self, *, entity: Entity | None = None, **kwargs):
+        super().__init__(entity=entity, **kwargs)
+        self.preview = SettlementPreview()
+        self.settlements_recorded = 0
+
+    def import_instance(self, instance: LedgerRow, row, **kwargs):
+        self.preview.file_rows += 1
+        mapped = self._map(instance, row, **kwargs)
+        if mapped is None or mapped.settlement is None:
+            return
+        line = instance.settlement = mapped.settlement
+        recorded_in = settlements_known(lines=[line]).get(line.balance_transaction_id)
+        if recorded_in is not None and recorded_in != line.payout_id:
+            raise ValidationError(
+                {
+                    "automatic_payout_id": [
+                        f"{line.balance_transaction_id} is already recorded as settled by {recorded_in}"
+                    ]
+                }
+            )
+        self._prepare_entries(instance, mapped)
+        assert isinstance(self.preview, SettlementPreview)
+        self.preview.add_line(line, new=recorded_in is None)
+        if recorded_in is None:
+            if instance.skip_note:  # a new settlement line is written even when its ledger rows are known
+                self.skipped_count -= 1
+            instance.skip_note = ""
+            instance.settlement_note = f"settled by {line.payout_id}"
+        elif instance.new:
+            instance.settlement_note = f"already recorded in {line.payout_id}"
+        else:
+            instance.skip_note = f"Skipped: already recorded in {line.payout_id}, ledger rows already booked"
+
+    def do_instance_save(self, instance: LedgerRow, is_create: bool) -> None:
+        assert instance.settlement is not None
+        if instance.new:
+            super().do_instance_save(instance, is_create)
+        try:
+            with transaction.atomic():
+                result = payout_settlements_record(lines=[instance.settlement])
+        except IntegrityError as exc:
+            raise ValidationError({NON_FIELD_ERRORS: [str(exc)]}) from None
+        self.settlements_recorded += len(result.created)
+
+    def audit_details(self) -> dict[str, int]:
+        return {"settlements_recorded": self.settlements_recorded}
+
+    def after_import_row(self, row, row_result, **kwargs):
+        instance = row_result.instance
+        if instance is None:
+            return
+        line = instance.settlement
+        if line is None or instance.skip_note:
+            super().after_import_row(row, row_result, **kwargs)
+            return
+        money = f"{line.reporting_category} net {format_money(line.net_cents, line.currency)}"
+        if not instance.prepared:
+            note = f"New: {money} {instance.settlement_note} (not a ledger row: {line.reporting_category})"
+            if line.reporting_category in BOOKED_CATEGORIES:
+                note = f"New: {money} {instance.settlement_note} (its ledger rows are already booked)"
+            row_result.diff = [line.balance_transaction_id, "", "stripe", "", "", "", "", "", note]
+            return
+        super().after_import_row(row, row_result, **kwargs)
+        row_result.diff[-1] = f"{row_result.diff[-1]}; {money} {instance.settlement_note}"
+
+
+IMPORT_RESOURCES = [
+    GenericLedgerResource,
+    StripePaymentsResource,
+    GumroadSalesResource,
+    StripeItemizedBalanceResource,
+    StripePayoutsResource,
+    StripePayoutReconciliationResource,
+]
 
 
 # --- export -------------------------------------------------------------------------------

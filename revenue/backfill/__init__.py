@@ -28,9 +28,12 @@ from .parse import (
     FORMAT_GUMROAD,
     FORMAT_STRIPE,
     FORMAT_STRIPE_ITEMIZED,
+    FORMAT_STRIPE_PAYOUT_RECONCILIATION,
+    FORMAT_STRIPE_PAYOUTS,
     FORMAT_TITLES,
     FORMATS,
     GENERIC_COLUMNS,
+    PAYOUT_FORMATS,
     FileFormatError,
     MappedRow,
     RowError,
@@ -52,6 +55,7 @@ from .standalone_fees import (
 )
 from .stripe import map_stripe_row
 from .stripe_itemized import map_stripe_itemized_row
+from .stripe_payouts import map_payout_reconciliation_row, map_stripe_payout_row
 from .write import ImportReport, import_batch, revenue_events_bulk_insert, revenue_events_existing
 
 MAPPERS: dict[str, Callable[..., MappedRow]] = {
@@ -59,6 +63,8 @@ MAPPERS: dict[str, Callable[..., MappedRow]] = {
     FORMAT_STRIPE: map_stripe_row,
     FORMAT_GUMROAD: map_gumroad_row,
     FORMAT_STRIPE_ITEMIZED: map_stripe_itemized_row,
+    FORMAT_STRIPE_PAYOUTS: map_stripe_payout_row,
+    FORMAT_STRIPE_PAYOUT_RECONCILIATION: map_payout_reconciliation_row,
 }
 
 __all__ = [
@@ -68,9 +74,12 @@ __all__ = [
     "FORMAT_GUMROAD",
     "FORMAT_STRIPE",
     "FORMAT_STRIPE_ITEMIZED",
+    "FORMAT_STRIPE_PAYOUTS",
+    "FORMAT_STRIPE_PAYOUT_RECONCILIATION",
     "FORMAT_TITLES",
     "GENERIC_COLUMNS",
     "MAPPERS",
+    "PAYOUT_FORMATS",
     "FileFormatError",
     "ImportReport",
     "MappedRow",
@@ -88,7 +97,9 @@ __all__ = [
     "iter_csv_rows",
     "map_generic_row",
     "map_gumroad_row",
+    "map_payout_reconciliation_row",
     "map_stripe_itemized_row",
+    "map_stripe_payout_row",
     "map_stripe_row",
     "names_entity",
     "parse_occurred_at",

@@ -21,7 +21,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from ..business_time import business_zone, time_window_problem
-from ..entries import LedgerEntry
+from ..entries import LedgerEntry, PayoutLine, SettlementLine
 from ..models import RevenueEvent
 from ..money import CurrencyError, minor_unit_exponent, normalize_currency, to_minor_units
 
@@ -29,7 +29,18 @@ FORMAT_GENERIC = "generic"
 FORMAT_STRIPE = "stripe"
 FORMAT_GUMROAD = "gumroad"
 FORMAT_STRIPE_ITEMIZED = "stripe_itemized"
-FORMATS = (FORMAT_GENERIC, FORMAT_STRIPE, FORMAT_GUMROAD, FORMAT_STRIPE_ITEMIZED)
+FORMAT_STRIPE_PAYOUTS = "stripe_payouts"
+FORMAT_STRIPE_PAYOUT_RECONCILIATION = "stripe_payout_reconciliation"
+FORMATS = (
+    FORMAT_GENERIC,
+    FORMAT_STRIPE,
+    FORMAT_GUMROAD,
+    FORMAT_STRIPE_ITEMIZED,
+    FORMAT_STRIPE_PAYOUTS,
+    FORMAT_STRIPE_PAYOUT_RECONCILIATION,
+)
+# Files that describe payouts (expected bank deposits and what they settle), not only ledger rows.
+PAYOUT_FORMATS = (FORMAT_STRIPE_PAYOUTS, FORMAT_STRIPE_PAYOUT_RECONCILIATION)
 
 # The generic ledger CSV, in order. Documented in docs/back-office.md.
 GENERIC_COLUMNS = [
@@ -69,6 +80,14 @@ STRIPE_ITEMIZED_REQUIRED = [
     "reporting_category",
 ]
 
+# Stripe Dashboard > Balances > Payouts > Export. The arrival date is what tells it from a payments export.
+STRIPE_PAYOUTS_REQUIRED = ["id", "Amount", "Currency", "Status"]
+STRIPE_PAYOUTS_ARRIVAL_COLUMNS = ["Arrival Date (UTC)", "Arrival Date"]
+
+# Stripe Reports > Payout reconciliation > itemized (payout_reconciliation.itemized.5): the itemized
+# balance change columns plus the automatic payout each balance transaction is settled in.
+STRIPE_PAYOUT_RECONCILIATION_REQUIRED = ["automatic_payout_id", *STRIPE_ITEMIZED_REQUIRED]
+
 # Gumroad > Sales > Export (Exports::PurchaseExportService). Prices are US dollars.
 GUMROAD_REQUIRED = ["Purchase ID", "Purchase Date", "Sale Price ($)"]
 GUMROAD_TOTALS_ROW = "Totals"
@@ -100,6 +119,9 @@ class MappedRow:
     entity_column: str = "entity"
     # Which column dated the row, so a date in a locked period is reported against it.
     date_column: str = "occurred_at"
+    # A payouts file's row: the payout it creates or updates, or the payout settlement it records.
+    payout: PayoutLine | None = None
+    settlement: SettlementLine | None = None
 
 
 # --- small parsers -----------------------------------------------------------------
@@ -215,7 +237,7 @@ def parse_occurred_at(value: str, column: str, *, naive_zone: tzinfo | None = No
     zone = naive_zone or business_zone()
     if text.upper().endswith(" UTC"):
         text, zone = text[:-4].strip(), UTC
-    text = _iso_from_us_slashes(text, value, column)
+    text = iso_from_us_slashes(text, value, column)
     try:
         if len(text) == 10:
             parsed = datetime.combine(date.fromisoformat(text), time(12, 0), tzinfo=business_zone())
@@ -234,7 +256,7 @@ def parse_occurred_at(value: str, column: str, *, naive_zone: tzinfo | None = No
 _US_SLASHES = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
-def _iso_from_us_slashes(text: str, value: str, column: str) -> str:
+def iso_from_us_slashes(text: str, value: str, column: str) -> str:
     """'12/20/2025 18:20' (a US spreadsheet's re-save: month/day/year) -> '2025-12-20T18:20:00'.
     A first part over 12 is a day (day/month order) and is refused, naming it."""
     match = _US_SLASHES.fullmatch(text)
@@ -270,6 +292,8 @@ FORMAT_TITLES = {
     FORMAT_STRIPE: "Stripe Dashboard payments export (unified payments)",
     FORMAT_GUMROAD: "Gumroad sales export",
     FORMAT_STRIPE_ITEMIZED: "Stripe itemized balance change report (balance_change_from_activity.itemized)",
+    FORMAT_STRIPE_PAYOUTS: "Stripe Dashboard payouts export",
+    FORMAT_STRIPE_PAYOUT_RECONCILIATION: "Stripe itemized payout reconciliation report (payout_reconciliation.itemized)",
 }
 
 
@@ -283,13 +307,26 @@ def _missing_columns(present: set[str], fmt: str) -> list[str]:
         return [c for c in GUMROAD_REQUIRED if c not in present]
     if fmt == FORMAT_STRIPE_ITEMIZED:
         return [c for c in STRIPE_ITEMIZED_REQUIRED if c not in present]
+    if fmt == FORMAT_STRIPE_PAYOUTS:
+        missing = [c for c in STRIPE_PAYOUTS_REQUIRED if c not in present]
+        has_arrival = any(c in present for c in STRIPE_PAYOUTS_ARRIVAL_COLUMNS)
+        return missing if has_arrival else [*missing, STRIPE_PAYOUTS_ARRIVAL_COLUMNS[0]]
+    if fmt == FORMAT_STRIPE_PAYOUT_RECONCILIATION:
+        return [c for c in STRIPE_PAYOUT_RECONCILIATION_REQUIRED if c not in present]
     raise FileFormatError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
 
 
 def recognise_format(headers: Iterable[str]) -> str | None:
     """The import format whose required columns the header row has (the most specific first), or None."""
     present = {h.strip() for h in headers if h}
-    for fmt in (FORMAT_STRIPE_ITEMIZED, FORMAT_STRIPE, FORMAT_GUMROAD, FORMAT_GENERIC):
+    for fmt in (
+        FORMAT_STRIPE_PAYOUT_RECONCILIATION,
+        FORMAT_STRIPE_ITEMIZED,
+        FORMAT_STRIPE_PAYOUTS,
+        FORMAT_STRIPE,
+        FORMAT_GUMROAD,
+        FORMAT_GENERIC,
+    ):
         if not _missing_columns(present, fmt):
             return fmt
     return None
@@ -303,11 +340,18 @@ def names_entity(headers: Iterable[str], fmt: str) -> bool:
 
 def check_columns(headers: Iterable[str], fmt: str) -> None:
     """Refuse a file that lacks the format's required columns: name the format it is, if it is another,
-    else the missing columns."""
+    else the missing columns. A payouts file has every column of a less specific format too (a payouts
+    export has a payments export's, the payout reconciliation report the itemized report's): chosen as
+    that other format it is refused, naming what it is, rather than read as ledger rows alone."""
     headers = list(headers)
     present = {h.strip() for h in headers if h}
     missing = _missing_columns(present, fmt)
     if not missing:
+        other = recognise_format(headers)
+        if other in PAYOUT_FORMATS and other != fmt:
+            raise FileFormatError(
+                f"This looks like a {FORMAT_TITLES[other]}, not a {FORMAT_TITLES[fmt]}: import it as {FORMAT_TITLES[other]}"
+            )
         return
     columns = f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
     other = recognise_format(headers)

@@ -50,6 +50,8 @@ def map_stripe_row(row: Row, *, file_name: str = "") -> MappedRow:
     charge_id = cell(row, "id")
     if not charge_id:
         raise RowError("id", "is required")
+    if charge_id.startswith("po_"):
+        raise RowError("id", f"'{charge_id}' is a payout, not a payment: import the file as a Stripe payouts export")
     currency = currency_cell(row, "Currency")
     amount = amount_cell(row, "Amount", currency)
     if amount <= 0:

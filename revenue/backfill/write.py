@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ..errors import ApplicationError
 from ..models import OutboxMessage, RevenueEvent
-from ..services import TOPIC_EVENT_RECORDED, revenue_event_record
+from ..services import TOPIC_EVENT_RECORDED, payout_settlements_record, revenue_event_record, stripe_payout_import
 from .duplicates import PossibleDuplicate, possible_duplicates_find, possible_duplicates_report
 from .parse import MappedRow, RowError
 from .prepare import PreparedRow, RowPreparer
@@ -173,6 +175,26 @@ class ImportReport:
     errors: list[tuple[int, str, str]] = field(default_factory=list)
     duplicates: list[PossibleDuplicate] = field(default_factory=list)
     standalone_fees: int = 0  # fees booked without their payment (an alert each)
+    # Payout files: payouts created / updated / unchanged, settlement lines recorded / already recorded.
+    payouts: Counter[str] = field(default_factory=Counter)
+    settlements_recorded: int = 0
+    settlements_already: int = 0
+
+    @property
+    def payouts_sentence(self) -> str:
+        """'2 payouts created, 1 updated, 0 unchanged; 9 payout settlement lines recorded, 0 already recorded'."""
+        parts = []
+        if self.payouts:
+            parts.append(
+                f"{self.payouts['created']} payout(s) created, {self.payouts['updated']} updated, "
+                f"{self.payouts['unchanged']} unchanged"
+            )
+        if self.settlements_recorded or self.settlements_already:
+            parts.append(
+                f"{self.settlements_recorded} payout settlement line(s) recorded, "
+                f"{self.settlements_already} already recorded"
+            )
+        return "; ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -183,6 +205,12 @@ class ImportReport:
             "errors": len(self.errors),
             "possible_duplicates": len(self.duplicates),
             "standalone_fees": self.standalone_fees,
+            **({f"payouts_{outcome}": n for outcome, n in sorted(self.payouts.items())}),
+            **(
+                {"settlements_recorded": self.settlements_recorded, "settlements_already": self.settlements_already}
+                if self.settlements_recorded or self.settlements_already
+                else {}
+            ),
         }
 
 
@@ -213,3 +241,28 @@ def import_batch(*, batch: list[tuple[int, MappedRow]], preparer: RowPreparer, r
         standalone = standalone_fees_find(event_ids=fee_entries_with_parent(p.entry for p, _ in inserted))
         standalone_fees_report(standalone)
         report.standalone_fees += len(standalone)
+        _payout_lines_import(batch=batch, preparer=preparer, report=report)
+
+
+def _payout_lines_import(*, batch: list[tuple[int, MappedRow]], preparer: RowPreparer, report: ImportReport) -> None:
+    """A payouts file's rows: each payout created or updated, each settlement line recorded once."""
+    for number, mapped in batch:
+        if mapped.payout is None:
+            continue
+        try:
+            with transaction.atomic():
+                _payout, plan = stripe_payout_import(line=mapped.payout, fallback_entity=preparer.default_entity)
+        except ApplicationError as exc:
+            report.errors.append((number, mapped.entity_column, exc.message))
+        else:
+            report.payouts[plan.outcome] += 1
+    lines = {mapped.settlement.balance_transaction_id: number for number, mapped in batch if mapped.settlement}
+    if not lines:
+        return
+    result = payout_settlements_record(lines=[mapped.settlement for _, mapped in batch if mapped.settlement])
+    report.settlements_recorded += len(result.created)
+    report.settlements_already += len(result.already)
+    for txn, payout_id in result.conflicts.items():
+        report.errors.append(
+            (lines[txn], "automatic_payout_id", f"{txn} is already recorded as settled by {payout_id}, not this payout")
+        )

@@ -17,7 +17,7 @@ from .configuration import Entity, ExchangeRate
 from .imports import ImportJob, ImportJobChunk
 from .ledger import OCCURRED_AT_CEILING, OCCURRED_AT_FLOOR, RevenueDailyRollup, RevenueEvent
 from .outbox import OutboxMessage
-from .payouts import Payout
+from .payouts import Payout, PayoutSettlement
 
 __all__ = [
     "OCCURRED_AT_CEILING",
@@ -33,6 +33,7 @@ __all__ = [
     "LedgerAuditEntry",
     "OutboxMessage",
     "Payout",
+    "PayoutSettlement",
     "ReconciliationAction",
     "RevenueDailyRollup",
     "RevenueEvent",

@@ -17,6 +17,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sub
 from revenue.business_time import business_today, day_bounds
 from revenue.models import Entity, RevenueEvent
 from revenue.selectors.buckets import MoneyBuckets, money_buckets
+from revenue.selectors.payouts import settled_net_by_payout
 
 from . import matching
 from .models import BankDeposit, DepositMatch, DepositMatchItem, ExpectedDeposit, ReconciliationAction
@@ -226,17 +227,19 @@ def _add_match_differences(totals: _TotalsByCurrency, *, entity: Entity, start: 
 
 @dataclass(frozen=True)
 class PayoutContents:
-    """A payout's ledger rows (from its balance transactions), summed by kind."""
+    """A payout's ledger rows (from its balance transactions), summed by kind; or, once Stripe's payout
+    reconciliation report is imported (`settled`), its settled balance transactions' net by category."""
 
     event_ids: tuple[str, ...]
     found: int
     by_kind: dict[str, int]
     total_cents: int
     payout_cents: int
+    settled: bool = False
 
     @property
     def missing(self) -> int:
-        return len(self.event_ids) - self.found
+        return 0 if self.settled else len(self.event_ids) - self.found
 
     @property
     def difference_cents(self) -> int:
@@ -246,23 +249,33 @@ class PayoutContents:
 def payout_contents(expected: list[ExpectedDeposit]) -> dict[UUID, PayoutContents]:
     """expected.pk -> PayoutContents for payouts whose metadata lists `balance_transactions` (ledger event ids).
 
-    One query for all of them; ties each payout to the ledger rows it pays out.
+    One query for all of them; ties each payout to the ledger rows it pays out. A Stripe payout with lines of
+    the payout reconciliation report is summed from those instead (one more GROUP BY query): the report
+    says what the payout settles, including what is not revenue (transfers, adjustments).
     """
+    result: dict[UUID, PayoutContents] = {}
+    stripe = {item.pk: item.payout for item in expected if item.payout is not None and item.payout.provider == "stripe"}
+    settled = settled_net_by_payout(payout_ids=[p.payout_id for p in stripe.values()], provider="stripe")
+    for item in expected:
+        payout = stripe.get(item.pk)
+        if payout is not None and payout.payout_id in settled:
+            lines, by_category = settled[payout.payout_id]
+            total = sum(by_category.values())
+            result[item.pk] = PayoutContents((), lines, by_category, total, item.amount_cents, settled=True)
     wanted: dict[UUID, tuple[str, ...]] = {}
     for item in expected:
-        if item.payout is None:
+        if item.payout is None or item.pk in result:
             continue
         ids = (item.payout.metadata or {}).get("balance_transactions") or []
         if isinstance(ids, list) and ids:
             wanted[item.pk] = tuple(str(i) for i in ids)
     if not wanted:
-        return {}
+        return result
     all_ids = {i for ids in wanted.values() for i in ids}
     rows = {
         r["event_id"]: r
         for r in RevenueEvent.objects.filter(event_id__in=all_ids).values("event_id", "kind", "amount_cents")
     }
-    result: dict[UUID, PayoutContents] = {}
     for pk, ids in wanted.items():
         by_kind: dict[str, int] = defaultdict(int)
         found = [rows[i] for i in ids if i in rows]

@@ -37,6 +37,15 @@ from .manual import (
     received_on_to_instant,
     revenue_event_reverse_by_user,
 )
+from .payouts import (
+    PayoutOutcome,
+    PayoutPlan,
+    SettlementResult,
+    payout_line_plan,
+    payout_settlements_record,
+    settlements_known,
+    stripe_payout_import,
+)
 from .refunds import stripe_refund_outstanding, stripe_refunded_known
 
 __all__ = [
@@ -45,8 +54,11 @@ __all__ = [
     "Correction",
     "EntityResolution",
     "ManualEntryData",
+    "PayoutOutcome",
+    "PayoutPlan",
     "PeriodLocked",
     "RecordResult",
+    "SettlementResult",
     "UsdConversion",
     "active_manual_entries",
     "default_effective_day",
@@ -60,6 +72,8 @@ __all__ = [
     "lock_refusal",
     "manual_entry_correct",
     "manual_entry_create",
+    "payout_line_plan",
+    "payout_settlements_record",
     "payout_upsert",
     "rate_table_rate_on",
     "received_on_to_instant",
@@ -68,8 +82,10 @@ __all__ = [
     "revenue_event_record",
     "revenue_event_reverse",
     "revenue_event_reverse_by_user",
+    "settlements_known",
     "stripe_charge_fee_booked",
     "stripe_fee_charge_key",
+    "stripe_payout_import",
     "stripe_refund_outstanding",
     "stripe_refunded_known",
     "usd_conversion",

@@ -118,5 +118,6 @@ class Command(BaseCommand):
                 f"{report.skipped_existing} already in the ledger (skipped), "
                 f"{report.skipped_other} rows skipped (no money moved), {len(report.errors)} rows with errors, "
                 f"{len(report.duplicates)} possible duplicates"
+                + (f"; {report.payouts_sentence}" if report.payouts_sentence else "")
             )
         )
