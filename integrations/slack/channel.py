@@ -49,12 +49,16 @@ def _formatter_for(topic: str):
 
 
 def slack_targets(message: OutboxMessage) -> list[str]:
+    if settings.SLACK_BOT_TOKEN and settings.SLACK_CHANNEL:
+        target = f"{WEB_API_TARGET_PREFIX}{settings.SLACK_CHANNEL}"
+    elif settings.SLACK_WEBHOOK_URL:
+        target = settings.SLACK_WEBHOOK_URL
+    else:
+        return []  # Slack is off: no formatter runs
     formatter = _formatter_for(message.topic)
     if formatter is None or formatter(message.payload) is None:
         return []
-    if settings.SLACK_BOT_TOKEN and settings.SLACK_CHANNEL:
-        return [f"{WEB_API_TARGET_PREFIX}{settings.SLACK_CHANNEL}"]
-    return [settings.SLACK_WEBHOOK_URL] if settings.SLACK_WEBHOOK_URL else []
+    return [target]
 
 
 def slack_send(delivery: Delivery) -> str | None:
