@@ -12,20 +12,11 @@ from simple_history.admin import SimpleHistoryAdmin
 from revenue.errors import ApplicationError
 
 from .forms import AccountantFilesForm
+from .http import file_response
 from .models import AccountMapping
-from .services import AccountantFile, accountant_file_build
+from .services import accountant_file_build
 
 EXPORT_PERMISSION = "accounting.export_accountant_files"
-
-
-def file_response(file: AccountantFile) -> HttpResponse:
-    """The file as a download (streamed when its content is a stream)."""
-    if isinstance(file.content, bytes):
-        response: HttpResponse | StreamingHttpResponse = HttpResponse(file.content, content_type=file.content_type)
-    else:
-        response = StreamingHttpResponse(file.content, content_type=file.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{file.filename}"'
-    return response  # type: ignore[return-value]
 
 
 @admin.register(AccountMapping)
@@ -49,7 +40,7 @@ class AccountMappingAdmin(SimpleHistoryAdmin):
         files = self.admin_site.admin_view(self.files_view)
         return [path("files/", files, name="accounting_files"), *super().get_urls()]
 
-    def files_view(self, request: HttpRequest) -> HttpResponse:
+    def files_view(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         """Pick entity, period and file; download it, or read why it cannot be made (nothing partial)."""
         if not request.user.has_perm(EXPORT_PERMISSION):
             raise PermissionDenied

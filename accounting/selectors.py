@@ -77,7 +77,10 @@ def export_period(
             raise ApplicationError(
                 f"'{month}' is not a month; write it as YYYY-MM (e.g. 2026-06).", code="invalid_period"
             )
-        first = date(int(match.group(1)), int(match.group(2)), 1)
+        try:
+            first = date(int(match.group(1)), int(match.group(2)), 1)
+        except ValueError:  # year 0000
+            raise ApplicationError(f"'{month}' is not a month in the calendar.", code="invalid_period") from None
         last = month_end(first)
     elif date_from and date_to:
         first, last = date_from, date_to
