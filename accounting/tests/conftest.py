@@ -4,6 +4,7 @@ reversal, rows on either side of the month's edges in Central time) and one Lega
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import zipfile
 from datetime import UTC, date, datetime
@@ -23,8 +24,21 @@ def _record(entity, **values):
 
 
 @pytest.fixture
-def june_ledger(db, entities):
-    aplus, legacy = entities["aplus-enterprise"], entities["legacy-unchained"]
+def books(db):
+    """The seeded entities and default account mappings (a transactional test's flush removes them)."""
+    from django.apps import apps
+
+    from revenue.models import Entity
+
+    for row in importlib.import_module("revenue.migrations.0002_seed_entities").ENTITIES:
+        Entity.objects.get_or_create(slug=row["slug"], defaults=row)
+    importlib.import_module("accounting.migrations.0002_seed_account_mappings").seed(apps, None)
+    return {entity.slug: entity for entity in Entity.objects.all()}
+
+
+@pytest.fixture
+def june_ledger(books):
+    aplus, legacy = books["aplus-enterprise"], books["legacy-unchained"]
     rows = {}
     rows["sale"] = _record(aplus, event_id="stripe:pi_1", amount_cents=25000, occurred_at=JUNE_2)
     rows["sale_fee"] = _record(
@@ -110,6 +124,15 @@ def june_ledger(db, entities):
 
 
 JUNE = (date(2026, 6, 1), date(2026, 6, 30))
+
+
+@pytest.fixture
+def rates(db):
+    """Rate-table rates for JPY and KWD; request it before `june_ledger` so those rows get a USD amount."""
+    from revenue.models import ExchangeRate
+
+    ExchangeRate.objects.create(currency="JPY", rate_on=date(2026, 6, 1), usd_per_unit=Decimal("0.0064"), source="ECB")
+    ExchangeRate.objects.create(currency="KWD", rate_on=date(2026, 6, 1), usd_per_unit=Decimal("3.25"), source="ECB")
 
 
 def csv_rows(content: bytes) -> list[dict[str, str]]:

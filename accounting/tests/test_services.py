@@ -23,7 +23,6 @@ from accounting.services import (
     journals_build,
 )
 from revenue.errors import ApplicationError
-from revenue.models import ExchangeRate
 from revenue.money import from_minor_units
 from revenue.selectors import BUCKET_LABELS, BUCKETS, money_buckets
 
@@ -218,12 +217,6 @@ def test_qbo_file_has_the_published_columns(june_ledger, entities):
     assert next(r for r in rows if r["Currency"] == "JPY")["Debits"] in {"5000", ""}
     kwd = [r for r in rows if r["Currency"] == "KWD"]
     assert {r["Debits"] or r["Credits"] for r in kwd} == {"1.234"}
-
-
-@pytest.fixture
-def rates(db):
-    ExchangeRate.objects.create(currency="JPY", rate_on=date(2026, 6, 1), usd_per_unit=Decimal("0.0064"), source="ECB")
-    ExchangeRate.objects.create(currency="KWD", rate_on=date(2026, 6, 1), usd_per_unit=Decimal("3.25"), source="ECB")
 
 
 def test_xero_file_is_in_usd_with_the_published_columns(rates, june_ledger, entities):
