@@ -7,8 +7,9 @@ KWD 3), never floats. Fees are their own ledger rows, so every file ties to the 
 
 - ledger detail: one line per ledger row. "Gross" holds every row except fees, "Fee" the fee rows,
   "Net" every row; so per currency the Gross column sums to net-before-fees, Fee to the fees bucket
-  and Net to the net bucket. A payment also shows "Fees on this sale" (its fee rows, whatever their
-  date) and "Sale net of fees", for reading only: those fee rows are counted on their own lines.
+  and Net to the net bucket. A payment also shows "Fees on this sale" (its fee rows in its currency,
+  whatever their date; empty while none is known) and "Sale net of fees", for reading only: those fee
+  rows are counted on their own lines.
 - summary: per business month x entity x currency, one line per kind, one per bucket and the net.
 - journals: one per effective business date x entity x currency (see `journals_build`).
 
@@ -133,9 +134,8 @@ def _money(cents: int | None, currency: str) -> Decimal | None:
 def _ledger_line(event: RevenueEvent) -> list[Cell]:
     currency = event.currency
     is_fee = event.kind == RevenueEvent.Kind.FEE
-    sale_fee = getattr(event, "sale_fee_cents", None)
-    is_payment = event.kind == RevenueEvent.Kind.PAYMENT
-    sale_fee_cents = (sale_fee or 0) if is_payment else None
+    # Only payments carry it; None when no fee row in the sale's currency states one yet (unknown, not zero).
+    sale_fee_cents: int | None = getattr(event, "sale_fee_cents", None)
     return [
         business_date(event),
         effective_date(event),

@@ -88,6 +88,7 @@ def test_the_page_needs_its_permission(client, clerk, june_ledger, entities):
 def test_mappings_are_listed_and_validated(staff_client, entities):
     page = staff_client.get("/admin/accounting/accountmapping/")
     assert page.status_code == 200 and "Stripe Clearing" in page.content.decode()
+    assert f'href="{URL}"' in page.content.decode()
     response = staff_client.post(
         "/admin/accounting/accountmapping/add/",
         {

@@ -90,6 +90,7 @@ def test_ledger_csv_shows_dates_fees_rates_and_reversal_links(june_ledger, entit
     eur = rows["stripe:pi_eur"]
     assert eur["Net"] == "49.00" and eur["USD equivalent"] == "53.17" and eur["Rate"] == "1.0851020408"
     assert eur["Rate source"] == "Stripe balance transaction"
+    assert eur["Fees on this sale"] == eur["Sale net of fees"] == ""  # no fee row in EUR: unknown, not zero
     assert rows["manual:aplus:PO-JP"]["Net"] == "5000" and rows["manual:aplus:PO-JP"]["Rate source"] == "no rate"
     assert rows["manual:aplus:PO-KW"]["Net"] == "1.234"
     assert rows["manual:aplus:PO-KW"]["Description"].startswith("'=")  # formula guarded
