@@ -33,7 +33,7 @@ from revenue.errors import ApplicationError
 from revenue.models import Entity, RevenueEvent
 from revenue.money import from_minor_units
 from revenue.resources import escape_formula
-from revenue.selectors import BUCKET_LABELS, BUCKETS, MoneyBuckets, bucket_of, business_date, effective_date
+from revenue.selectors import BUCKET_LABELS, BUCKETS, MoneyBuckets, bucket_of, effective_date, happened_on
 from revenue.selectors.buckets import Bucket
 
 from .models import AccountMapping
@@ -101,8 +101,8 @@ def _fx_source_label(event: RevenueEvent) -> str:
 # ---------------------------------------------------------------------------- ledger detail
 
 LEDGER_HEADER: tuple[str, ...] = (
-    "Business date",
     "Effective date",
+    "Happened on",
     f"Posted ({business_zone()})",
     "Entity",
     "Kind",
@@ -137,8 +137,8 @@ def _ledger_line(event: RevenueEvent) -> list[Cell]:
     # Only payments carry it; None when no fee row in the sale's currency states one yet (unknown, not zero).
     sale_fee_cents: int | None = getattr(event, "sale_fee_cents", None)
     return [
-        business_date(event),
         effective_date(event),
+        happened_on(event),
         business_local(event.created_at).strftime("%Y-%m-%d %H:%M:%S %Z"),
         getattr(event, "entity_name", ""),
         event.kind,

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from revenue.business_time import business_local, business_zone, day_bounds
 from revenue.duplicates import duplicate_fingerprint, is_possible_duplicate
+from revenue.entries import TRUE_OCCURRED_AT
 from revenue.models import RevenueEvent
 from revenue.money import format_money, minor_unit_exponent
 
@@ -114,6 +115,36 @@ def detect_daily_threshold(*, rule: AlertRule, total: DayTotal, complete: bool) 
         },
         entity_id=rule.entity_id,
         rule_id=rule.pk,
+    )
+
+
+def detect_locked_period_arrival(*, event: RevenueEvent) -> Condition | None:
+    """A provider row that arrived for a locked period and was booked on the first open day."""
+    true_time = (event.metadata or {}).get(TRUE_OCCURRED_AT)
+    if not isinstance(true_time, str):
+        return None
+    happened = datetime.fromisoformat(true_time)
+    message = (
+        f"{event.get_provider_display()} sent {event.event_id} ({format_money(event.amount_cents, event.currency)}, "
+        f"{event.get_kind_display().lower()}) dated {local_time(happened)}, inside {event.entity.name}'s locked period "
+        f"(books closed through {event.entity.lock_date}). It is booked on the first open day, "
+        f"{local_time(event.occurred_at)}, and keeps its own date as a reference. If it belongs in the closed "
+        f"period, move the lock date and book a correction there. Where to look: {LEDGER_WHERE}, search {event.event_id}."
+    )
+    return Condition(
+        alert_type=ALERT_TYPE.LOCKED_PERIOD,
+        severity=RevenueAlert.Severity.WARNING,
+        fingerprint=f"locked-period:{event.event_id}"[:255],
+        message=message,
+        metadata={
+            "event_id": event.event_id,
+            "true_occurred_at": true_time,
+            "booked_at": event.occurred_at.isoformat(),
+            "amount_cents": event.amount_cents,
+            "currency": event.currency,
+            "where": f"{LEDGER_WHERE}, search {event.event_id}",
+        },
+        entity_id=event.entity_id,
     )
 
 

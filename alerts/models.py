@@ -23,6 +23,7 @@ class RevenueAlert(models.Model):
         ENTITY = "entity", "Unresolved entity"
         INGESTION = "ingestion", "Ingestion failure"
         DELIVERY = "delivery", "Delivery failure"
+        LOCKED_PERIOD = "locked_period", "Late row for a locked period"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"

@@ -327,6 +327,9 @@ def alerts_evaluate_events(*, event_ids: list[str], now: datetime | None = None)
             condition = detectors.detect_large_transaction(rule=rule, event=event)
             if condition is not None:
                 condition_raise(condition=condition, now=now, result=result, rule=rule)
+        condition = detectors.detect_locked_period_arrival(event=event)
+        if condition is not None:
+            condition_raise(condition=condition, now=now, result=result)
         matches = detectors.duplicate_matches(event=event, neighbours=neighbours.get(event.pk, []), window=window)
         condition = detectors.detect_duplicate(event=event, candidates=matches, window=window)
         if condition is not None:

@@ -136,6 +136,20 @@ def amendment_lines(payload: dict) -> list[str]:
     return lines
 
 
+def revision_lines(payload: dict) -> list[str]:
+    """A revised summary (`summary.revised.*`): what moved since it was first sent, per entity and currency."""
+    lines = [f"Revised: {title(payload).removeprefix('💰 ')} changed after it was sent."]
+    for change in payload.get("amendments", []):
+        for currency, c in change["by_currency"].items():
+            lines.append(
+                f"{change['entity_name']}: net was {money(c['before_net_cents'], currency)}, "
+                f"now {money(c['net_cents'], currency)} ({signed_money(c['delta_net_cents'], currency)}, "
+                f"{c['delta_event_count']:+d} row{'s' if abs(c['delta_event_count']) != 1 else ''})"
+            )
+    lines.append("Corrections and late rows dated in the period; the figures below replace the ones first sent.")
+    return lines
+
+
 def as_of_line(payload: dict) -> str:
     as_of = datetime.fromisoformat(payload["as_of"]).astimezone(ZoneInfo(payload["time_zone"]))
     return f"As of {as_of:%Y-%m-%d %H:%M %Z} ({payload['time_zone']})"

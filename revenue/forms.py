@@ -145,12 +145,21 @@ class ManualEntryForm(forms.Form):
         }
 
 
+def effective_on_field(help_text: str) -> forms.DateField:
+    """The optional business date a correction or reversal counts on."""
+    return forms.DateField(required=False, label="Reversal dated", widget=AdminDateWidget, help_text=help_text)
+
+
 class CorrectionForm(ManualEntryForm):
     reason = forms.CharField(
         max_length=500,
         label="Reason for the correction",
         widget=forms.TextInput(attrs={"size": 60}),
         help_text="Recorded on the reversal and in the audit trail.",
+    )
+    effective_on = effective_on_field(
+        "Business date the reversal of the old entry counts on. Empty: the old entry's own date, so the "
+        "correction lands in its period (or the first open day when that period is locked)."
     )
 
 
@@ -160,6 +169,10 @@ class ReverseForm(forms.Form):
         label="Reason",
         widget=forms.TextInput(attrs={"size": 60, "autofocus": True}),
         help_text="Recorded on each reversing row and in the audit trail.",
+    )
+    effective_on = effective_on_field(
+        "Business date the reversals count on. Empty: each entry's own date, so the reversal lands in its "
+        "period (or the first open day when that period is locked). When posted stays on record either way."
     )
 
 

@@ -220,7 +220,8 @@ class LedgerImportResource(resources.Resource):
             instance.prepared = [
                 prepared
                 for prepared in (
-                    self.preparer.prepare(entry, entity_column=mapped.entity_column) for entry in mapped.entries
+                    self.preparer.prepare(entry, entity_column=mapped.entity_column, date_column=mapped.date_column)
+                    for entry in mapped.entries
                 )
                 if prepared is not None
             ]

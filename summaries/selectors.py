@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from revenue.business_time import business_zone
@@ -118,3 +118,17 @@ def summaries_sent_between(*, cadence: str, first_start: date, before: date) -> 
 def summary_digest(*, cadence: str, start_date: date) -> RevenueSummary:
     """The all-entities row of a period."""
     return RevenueSummary.objects.get(period=cadence, start_date=start_date, entity__isnull=True)
+
+
+def late_row_days(*, since: datetime) -> list[date]:
+    """Business dates of the ledger rows written since `since` whose effective date is before the day
+    they were written (corrections, reversals, late events): the periods a sent summary may now misstate."""
+    zone = business_zone()
+    return sorted(
+        RevenueEvent.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("occurred_at", tzinfo=zone), posted=TruncDate("created_at", tzinfo=zone))
+        .filter(day__lt=F("posted"))
+        .order_by()
+        .values_list("day", flat=True)
+        .distinct()
+    )

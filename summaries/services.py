@@ -22,7 +22,7 @@ from django.db.models import Field
 from django.db.models.options import Options
 from django.utils import timezone
 
-from revenue.business_time import day_bounds, day_start
+from revenue.business_time import business_date_of, day_bounds, day_start
 from revenue.errors import ApplicationError
 from revenue.models import Entity, OutboxMessage, RevenueEvent
 from revenue.outbox import outbox_publish
@@ -33,6 +33,7 @@ from .models import RevenueSummary
 from .periods import due_periods
 from .selectors import (
     Row,
+    late_row_days,
     ledger_groups,
     ledger_groups_by_day,
     ledger_totals_by_period,
@@ -41,6 +42,8 @@ from .selectors import (
 )
 
 TOPIC_PREFIX = "summary."
+# A summary sent again because its period changed after it was sent (summaries_revise).
+TOPIC_REVISED_PREFIX = f"{TOPIC_PREFIX}revised."
 
 Kind = RevenueEvent.Kind
 # The digest's money columns are the money buckets (revenue.selectors.buckets), net last.
@@ -48,6 +51,7 @@ MONEY_COLUMNS = BUCKET_FIELDS
 
 # How far back a digest looks for late events in periods it already reported.
 AMENDMENT_LOOKBACK_DAYS = {Cadence.DAILY: 62, Cadence.WEEKLY: 182, Cadence.MONTHLY: 400}
+REVISION_LOOKBACK = timedelta(days=2)
 
 # The figures and payloads below are JSON documents (stored in JSONFields, sent through the outbox)
 # whose nested values mix ints, strings, lists and dicts.
@@ -406,22 +410,25 @@ def _amendments(digest: RevenueSummary) -> list[Json]:
         if now_known == row.sent_snapshot:
             continue
         period = period_containing(cadence, row.start_date)
-        amendments.append(
-            {
-                "period": cadence.value,
-                "start_date": row.start_date.isoformat(),
-                "end_date": row.end_date.isoformat(),
-                "label": period.label(),
-                "entity": _entity(row).slug,
-                "entity_name": _entity(row).name,
-                "by_currency": _currency_changes(row.sent_snapshot, now_known),
-            }
-        )
+        amendments.append(_amendment(row, period, now_known))
         row.sent_snapshot = now_known
         row.save(update_fields=["sent_snapshot", "updated_at"])
         amended_periods.add(period)
     _recompute_amended(amended_periods)
     return amendments
+
+
+def _amendment(row: RevenueSummary, period: Period, now_known: dict[str, dict[str, int]]) -> Json:
+    """What changed in one entity's sent figures for `period`: its net per currency, before and now."""
+    return {
+        "period": period.cadence.value,
+        "start_date": row.start_date.isoformat(),
+        "end_date": row.end_date.isoformat(),
+        "label": period.label(),
+        "entity": _entity(row).slug,
+        "entity_name": _entity(row).name,
+        "by_currency": _currency_changes(row.sent_snapshot, now_known),
+    }
 
 
 def _currency_changes(sent: dict[str, dict[str, int]], now_known: dict[str, dict[str, int]]) -> dict[str, Json]:
@@ -568,3 +575,52 @@ def summaries_send_due(*, now: datetime | None = None) -> list[OutboxMessage]:
             if message is not None:
                 sent.append(message)
     return sent
+
+
+# --- revisions ---------------------------------------------------------------------------------
+
+
+def _revise_locked(period: Period, digest: RevenueSummary) -> OutboxMessage | None:
+    """Recompute a sent period; when an entity's figures moved, publish the revised summary."""
+    rows = _compute_locked(period, digest)  # each row keeps the snapshot of what was sent
+    now = timezone.now()
+    changes: list[Json] = []
+    for row in rows[1:]:
+        now_known = _snapshot(row.by_currency)
+        if now_known != row.sent_snapshot:
+            changes.append(_amendment(row, period, now_known))
+        row.sent_snapshot = now_known
+    if not changes:
+        return None
+    for row in rows:
+        row.amended_at = now
+    digest.sent_snapshot = _snapshot(digest.by_currency)
+    RevenueSummary.objects.bulk_update(rows, ["amended_at", "sent_snapshot"])
+    payload = summary_payload(digest=digest, entity_rows=rows[1:], amendments=changes)
+    payload["revised_at"] = now.isoformat()
+    return outbox_publish(topic=f"{TOPIC_REVISED_PREFIX}{period.cadence}", payload=payload)
+
+
+def summaries_revise(*, now: datetime | None = None) -> list[OutboxMessage]:
+    """What the tick does after sending: every sent summary whose period gained a row since it was sent
+    (a correction dated in it, a late event) is recomputed, and a changed one published as revised:
+    a Slack reply under the first message, the Notion page updated. Each period in its own transaction.
+
+    The look-back covers rows written in the last REVISION_LOOKBACK, so a tick that was down for
+    less than that misses nothing; a revised period is not revised again for the same rows.
+    """
+    now = now or timezone.now()
+    today = business_date_of(now)
+    periods = {
+        period_containing(cadence, day) for day in late_row_days(since=now - REVISION_LOOKBACK) for cadence in Cadence
+    }
+    messages = []
+    for period in sorted(periods, key=lambda p: (p.first_day, p.cadence)):
+        if period.last_day >= today:
+            continue  # not reported yet: the summary itself will carry the row
+        with transaction.atomic():
+            digest = _lock_digest_row(period)
+            message = _revise_locked(period, digest) if digest.sent_at is not None else None
+        if message is not None:
+            messages.append(message)
+    return messages

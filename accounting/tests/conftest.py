@@ -37,6 +37,12 @@ def books(db):
 
 
 @pytest.fixture
+def entities(books):
+    """The root fixture's entities, seeded again if a transactional test flushed them."""
+    return books
+
+
+@pytest.fixture
 def june_ledger(books):
     aplus, legacy = books["aplus-enterprise"], books["legacy-unchained"]
     rows = {}

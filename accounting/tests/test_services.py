@@ -79,7 +79,7 @@ def test_ledger_csv_shows_dates_fees_rates_and_reversal_links(june_ledger, entit
         for row in csv_rows(_content(accountant_file_build(scope=_scope(entities), kind=FileKind.LEDGER_CSV)))
     }
     sale = rows["stripe:pi_1"]
-    assert sale["Business date"] == sale["Effective date"] == "2026-06-02"
+    assert sale["Happened on"] == sale["Effective date"] == "2026-06-02"
     assert sale["Gross"] == "250.00" and sale["Fee"] == "" and sale["Net"] == "250.00"
     assert sale["Fees on this sale"] == "-7.55" and sale["Sale net of fees"] == "242.45"
     assert sale["USD equivalent"] == "250.00" and sale["Rate source"] == "Reporting currency (rate 1)"
@@ -98,7 +98,7 @@ def test_ledger_csv_shows_dates_fees_rates_and_reversal_links(june_ledger, entit
     assert po["Reversed by"] == reversal["Event id"] and reversal["Reverses"] == "manual:aplus:PO-9"
     assert po["Counterparty"] == "PO-9"
     assert reversal["Effective date"] == "2026-06-20"  # dated in the period of what it corrects
-    assert reversal["Business date"] == reversal["Posted (America/Chicago)"][:10]  # when a person posted it
+    assert reversal["Happened on"] == reversal["Posted (America/Chicago)"][:10]  # when a person posted it
     assert reversal["Bucket"] == "Adjustments" and reversal["Net"] == "-300.00"
 
 

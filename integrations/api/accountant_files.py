@@ -79,7 +79,7 @@ class LedgerFileView(_AccountantFileView):
         operation_id="accounting_ledger",
         summary="Ledger detail for an entity and period, as CSV or XLSX",
         description=(
-            "One line per ledger row with business date, effective date, posting time, kind, bucket, counterparty, "
+            "One line per ledger row with effective date (where it counts), the date it happened, posting time, kind, bucket, counterparty, "
             "gross / fee / net, currency, USD equivalent with rate and source, and reversal links. Per currency the "
             "Net column sums to the net bucket and Fee to the fees bucket. " + PERIOD_HELP
         ),

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from revenue.models import Entity, RevenueEvent
-from revenue.services import RecordResult, entity_resolve, is_stripe_charge_fee
+from revenue.services import RecordResult, entity_resolve, entry_past_lock, is_stripe_charge_fee
 from revenue.services.ledger_batch import (
     PlannedRow,
     revenue_entry_validate,
@@ -198,7 +198,7 @@ class _BatchBooking:
                 buyer_hint=entry.buyer_entity_hint,
                 entities=self.entities,
             )
-            mine[entry.event_id] = PlannedRow(entry, resolution)
+            mine[entry.event_id] = PlannedRow(entry_past_lock(entry, resolution.entity), resolution)
         segment.planned.update(mine)
         segment.planned_by.update(dict.fromkeys(mine, delivery))
         segment.keys_of[delivery.pk] = keys

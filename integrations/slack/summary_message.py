@@ -18,6 +18,7 @@ from ..summary_text import (
     entity_lines,
     events_line,
     rate_lines,
+    revision_lines,
     summary_text,
     title,
 )
@@ -73,3 +74,26 @@ def summary_slack_message(payload: dict) -> dict:
     # The fallback text is parsed like mrkdwn: entity names and the insight are escaped as in the blocks.
     text = _escape(summary_text(payload, insight=insight))
     return {"text": text, "blocks": summary_blocks(payload, insight=insight)}
+
+
+@slack_formatter("summary.revised.")
+def revised_summary_slack_message(payload: dict) -> dict:
+    """A summary whose period changed after it was sent: what moved, then the figures as they are now,
+    as a reply in the first message's thread where the channel can thread (the Web API)."""
+    changes = revision_lines(payload)
+    totals = {**payload, "morning": None}  # the period's figures now, not a morning view
+    entities = entity_lines(totals, link=_link, escape=_escape)
+    blocks = [
+        _section([f"*{_escape(changes[0])}*", *(_escape(line) for line in changes[1:])], escaped=True),
+        _section([*entities[:-1], f"*{entities[-1]}*"], escaped=True),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(as_of_line(payload))}]},
+    ]
+    text = _escape("\n".join([*changes, *entity_lines(totals)]))
+    return {
+        "text": text,
+        "blocks": blocks,
+        "thread_of": {
+            "topic": f"summary.{payload['period']}",
+            "payload": {"period": payload["period"], "start_date": payload["start_date"]},
+        },
+    }

@@ -39,7 +39,12 @@ from ..models import LedgerAuditEntry, RevenueEvent
 from ..money import format_money
 from ..resources import IMPORT_RESOURCES, LedgerExportResource, SafeCSV
 from ..selectors.search import revenue_events_search
-from ..services import manual_entry_correct, manual_entry_create, revenue_event_reverse_by_user
+from ..services import (
+    default_effective_day,
+    manual_entry_correct,
+    manual_entry_create,
+    revenue_event_reverse_by_user,
+)
 from .display import local_time, money_html
 from .imports import BackgroundImportMixin
 from .mixins import ReadOnlyAdminMixin
@@ -156,7 +161,7 @@ class RevenueEventAdmin(ReadOnlyAdminMixin, BackgroundImportMixin, ImportMixin, 
     def occurred_local(self, obj: RevenueEvent) -> str:
         return local_time(obj.occurred_at)
 
-    @admin.display(description="Created (Chicago time)", ordering="created_at")
+    @admin.display(description="Posted (Chicago time)", ordering="created_at")
     def created_local(self, obj: RevenueEvent) -> str:
         return local_time(obj.created_at)
 
@@ -248,17 +253,19 @@ class RevenueEventAdmin(ReadOnlyAdminMixin, BackgroundImportMixin, ImportMixin, 
     def reverse_selected(self, request, queryset):
         events = list(queryset.select_related("entity").order_by("-occurred_at"))
         reversed_ids = set(RevenueEvent.objects.filter(reverses__in=events).values_list("reverses_id", flat=True))
-        candidates = [(event, self._refusal(event, reversed_ids)) for event in events]
+        candidates = [(event, self._refusal(event, reversed_ids), default_effective_day(event)) for event in events]
         form = ReverseForm(request.POST if request.POST.get("post") == "yes" else None)
         if request.POST.get("post") == "yes" and form.is_valid():
-            reason = form.cleaned_data["reason"]
+            reason, effective_on = form.cleaned_data["reason"], form.cleaned_data["effective_on"]
             done = 0
-            for event, refusal in candidates:
+            for event, refusal, _dated in candidates:
                 if refusal:
                     self.message_user(request, f"{event.event_id} {refusal}", messages.WARNING)
                     continue
                 try:
-                    revenue_event_reverse_by_user(event=event, reason=reason, actor=request.user)
+                    revenue_event_reverse_by_user(
+                        event=event, reason=reason, actor=request.user, effective_on=effective_on
+                    )
                 except ApplicationError as exc:
                     self.message_user(request, f"{event.event_id}: {exc.message}", messages.ERROR)
                 else:
@@ -271,11 +278,11 @@ class RevenueEventAdmin(ReadOnlyAdminMixin, BackgroundImportMixin, ImportMixin, 
             "title": "Reverse ledger entries",
             "opts": self.model._meta,
             "candidates": candidates,
-            "reversible": sum(1 for _, refusal in candidates if not refusal),
+            "reversible": sum(1 for _, refusal, _dated in candidates if not refusal),
             "form": form,
             "queryset": queryset,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
+            "media": self.media + form.media,
         }
         with timezone.override(business_zone()):
             return TemplateResponse(request, "admin/revenue/revenueevent/reverse_confirmation.html", context).render()
@@ -345,7 +352,11 @@ class RevenueEventAdmin(ReadOnlyAdminMixin, BackgroundImportMixin, ImportMixin, 
         if request.method == "POST" and form.is_valid():
             try:
                 correction = manual_entry_correct(
-                    event=event, data=form.to_data(), reason=form.cleaned_data["reason"], actor=request.user
+                    event=event,
+                    data=form.to_data(),
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                    effective_on=form.cleaned_data["effective_on"],
                 )
             except ApplicationError as exc:
                 self._apply_service_error(form, exc)

@@ -70,7 +70,7 @@ def map_gumroad_row(row: Row, *, file_name: str = "") -> MappedRow:
     fee = _gumroad_fee(row, event_id, purchase_id, metadata, common)
     if fee is not None:
         entries.append(fee)
-    return MappedRow(entries, entity_column="Product ID")
+    return MappedRow(entries, entity_column="Product ID", date_column="Purchase Date")
 
 
 def _gumroad_purchased_at(row: Row) -> datetime:

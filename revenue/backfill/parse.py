@@ -98,6 +98,8 @@ class MappedRow:
     skip_reason: str = ""
     # Which column named the entity, so an unknown entity is reported against it.
     entity_column: str = "entity"
+    # Which column dated the row, so a date in a locked period is reported against it.
+    date_column: str = "occurred_at"
 
 
 # --- small parsers -----------------------------------------------------------------

@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from ..business_time import business_date_of
 from ..entries import LedgerEntry
 from ..models import Entity, RevenueEvent
 from ..services import (
     CachedRateTable,
     EntityResolution,
     entity_resolve,
+    lock_refusal,
     stripe_charge_fee_booked,
     stripe_refund_outstanding,
     usd_conversion,
@@ -40,9 +42,12 @@ class RowPreparer:
         self._entities: dict[tuple[str, str, str], EntityResolution] = {}
         self._rates = CachedRateTable()
 
-    def prepare(self, entry: LedgerEntry, *, entity_column: str = "entity") -> PreparedRow | None:
+    def prepare(
+        self, entry: LedgerEntry, *, entity_column: str = "entity", date_column: str = "occurred_at"
+    ) -> PreparedRow | None:
         """Resolve and convert; None when the entry books nothing (a refund already explained, a
-        charge's fee already booked under its other key)."""
+        charge's fee already booked under its other key). A row dated in its entity's locked period
+        is refused: a file is entered by a person, so it is never moved past the lock."""
         if stripe_charge_fee_booked(entry) is not None:
             return None
         if entry.metadata.get("refund_role") == "unattributed":
@@ -62,6 +67,9 @@ class RowPreparer:
         entity, source = resolution.entity, resolution.source
         if source == RevenueEvent.EntitySource.DEFAULT and self.default_entity is not None:
             entity, source = self.default_entity, RevenueEvent.EntitySource.EXPLICIT
+        refusal = lock_refusal(entity, business_date_of(entry.occurred_at))
+        if refusal:
+            raise RowError(date_column, refusal)
         usd, rate, fx_source = self._convert(entry)
         return PreparedRow(entry, entity, source, usd, rate, fx_source)
 

@@ -76,7 +76,7 @@ def map_stripe_row(row: Row, *, file_name: str = "") -> MappedRow:
     fee = _stripe_fee(row, event_id, charge_id, occurred_at, metadata, common)
     if fee is not None:
         entries.append(fee)
-    return MappedRow(entries, entity_column=entity_column)
+    return MappedRow(entries, entity_column=entity_column, date_column=created_column)
 
 
 def _stripe_skip_reason(row: Row) -> str:

@@ -58,7 +58,7 @@ def map_stripe_itemized_row(row: Row, *, file_name: str = "") -> MappedRow:
     context = _Context(row, txn, currency, file_name)
     entries = [_main_entry(context, category, gross)] if category != "fee" else []
     entries += _fee_entries(context, category, gross if category == "fee" else fee)
-    return MappedRow(entries, entity_column=ENTITY_COLUMN)
+    return MappedRow(entries, entity_column=ENTITY_COLUMN, date_column="created_utc")
 
 
 class _Context:

@@ -193,7 +193,10 @@ def import_batch(*, batch: list[tuple[int, MappedRow]], preparer: RowPreparer, r
         try:
             prepared.extend(
                 row
-                for row in (preparer.prepare(entry, entity_column=mapped.entity_column) for entry in mapped.entries)
+                for row in (
+                    preparer.prepare(entry, entity_column=mapped.entity_column, date_column=mapped.date_column)
+                    for entry in mapped.entries
+                )
                 if row is not None
             )
         except RowError as exc:

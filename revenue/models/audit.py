@@ -22,6 +22,7 @@ class LedgerAuditEntry(models.Model):
         CORRECT = "correct", "Corrected (reversal + new entry)"
         IMPORT = "import", "CSV import"
         ADMIN_ACTION = "admin_action", "Admin action"
+        LOCK_DATE = "lock_date", "Lock date set or moved"
 
     action = models.CharField(max_length=20, choices=Action.choices)
     actor = models.ForeignKey(

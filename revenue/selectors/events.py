@@ -21,8 +21,9 @@ def effective_date(event: RevenueEvent) -> date:
     return business_date_of(event.occurred_at)
 
 
-def business_date(event: RevenueEvent) -> date:
-    """The business date the thing behind the row happened, which can differ from `effective_date`.
+def happened_on(event: RevenueEvent) -> date:
+    """The business date the thing behind the row happened, which can differ from `effective_date`
+    (the API's `business_date`, where the row counts).
 
     A late provider row keeps its own time in metadata (`TRUE_OCCURRED_AT`); a reversal or
     correction happened when a person posted it (`created_at`); any other row on its effective date.

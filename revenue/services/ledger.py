@@ -21,6 +21,7 @@ from ..money import CurrencyError, normalize_currency
 from ..outbox import outbox_publish
 from ..selectors import revenue_daily_rollup_expected
 from .conversion import usd_conversion
+from .locks import entry_past_lock
 
 TOPIC_EVENT_RECORDED = "revenue.event.recorded"
 
@@ -257,6 +258,7 @@ def revenue_event_record(*, entry: LedgerEntry, entity: Entity | None = None) ->
         return RecordResult(existing, False, existing.entity_source != RevenueEvent.EntitySource.UNRESOLVED)
 
     resolution = _entity_resolution(entry, entity)
+    entry = entry_past_lock(entry, resolution.entity)
     event = _new_ledger_row(entry, resolution, reverses=_reversal_target(entry))
     try:
         with transaction.atomic():
@@ -293,7 +295,8 @@ def revenue_event_reverse(
     event_type: str = "reversal",
     metadata: dict[str, Any] | None = None,
 ) -> RevenueEvent:
-    """Append the row that cancels `event`. A row can be reversed once; a reversal cannot be reversed."""
+    """Append the row that cancels `event`, dated `occurred_at` (default: on `event` itself, so it counts
+    in the period of what it cancels). A row can be reversed once; a reversal cannot be reversed."""
     if event.kind == RevenueEvent.Kind.REVERSAL:
         raise Conflict("A reversal cannot itself be reversed; record a new entry instead", code="reverse_reversal")
     if RevenueEvent.objects.filter(reverses=event).exists():
@@ -305,7 +308,7 @@ def revenue_event_reverse(
         kind=RevenueEvent.Kind.REVERSAL,
         amount_cents=-event.amount_cents,
         currency=event.currency,
-        occurred_at=occurred_at or timezone.now(),
+        occurred_at=occurred_at or event.occurred_at,
         customer_email=event.customer_email,
         customer_id=event.customer_id,
         metadata={"reason": reason, **(metadata or {})},

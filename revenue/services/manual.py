@@ -22,6 +22,7 @@ from ..errors import ApplicationError, Conflict
 from ..models import Entity, LedgerAuditEntry, RevenueEvent
 from ..money import CurrencyError, format_money, normalize_currency
 from .ledger import revenue_event_lock, revenue_event_record, revenue_event_reverse
+from .locks import effective_instant
 
 if TYPE_CHECKING:  # auth models import at type-check time only: no app-loading order change
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -165,8 +166,13 @@ def manual_entry_create(
 
 
 @transaction.atomic
-def revenue_event_reverse_by_user(*, event: RevenueEvent, reason: str, actor: Actor = None) -> RevenueEvent:
+def revenue_event_reverse_by_user(
+    *, event: RevenueEvent, reason: str, actor: Actor = None, effective_on: date | None = None
+) -> RevenueEvent:
     """A person reverses a ledger row: the reversing row and its audit entry, in one transaction.
+
+    The reversal is dated `effective_on` (business date), by default in the period of the row it
+    reverses (`locks.default_effective_day`); a day in a locked period is refused.
 
     The audited, person-initiated form of the system primitive `revenue_event_reverse`
     (which webhooks use for provider-side reversals and which writes no audit entry).
@@ -178,6 +184,7 @@ def revenue_event_reverse_by_user(*, event: RevenueEvent, reason: str, actor: Ac
     reversal = revenue_event_reverse(
         event=event,
         reason=reason,
+        occurred_at=effective_instant(event, effective_on),
         metadata={"reversed_by": actor.get_username() if actor is not None and actor.is_authenticated else ""},
     )
     ledger_audit_record(
@@ -193,9 +200,13 @@ def revenue_event_reverse_by_user(*, event: RevenueEvent, reason: str, actor: Ac
 
 
 @transaction.atomic
-def manual_entry_correct(*, event: RevenueEvent, data: ManualEntryData, reason: str, actor: Actor = None) -> Correction:
+def manual_entry_correct(
+    *, event: RevenueEvent, data: ManualEntryData, reason: str, actor: Actor = None, effective_on: date | None = None
+) -> Correction:
     """Correct a manual entry in one step: reverse it and record the corrected entry.
 
+    The reversal is dated as `revenue_event_reverse_by_user` dates one; the corrected entry on its
+    own date received.
     Both rows and the audit entry commit together or not at all.
     """
     reason = reason.strip()
@@ -210,7 +221,10 @@ def manual_entry_correct(*, event: RevenueEvent, data: ManualEntryData, reason: 
         raise Conflict(f"{original.event_id} has already been reversed", code="already_reversed")
     username = actor.get_username() if actor is not None and actor.is_authenticated else ""
     reversal = revenue_event_reverse(
-        event=original, reason=f"Corrected: {reason}", metadata={"reversed_by": username, "correction": True}
+        event=original,
+        reason=f"Corrected: {reason}",
+        occurred_at=effective_instant(original, effective_on),
+        metadata={"reversed_by": username, "correction": True},
     )
     replacement = _record(data=data, actor=actor, extra_metadata={"corrects": original.event_id})
     ledger_audit_record(

@@ -42,3 +42,34 @@ def test_the_filter_redacts_format_arguments_and_plain_messages():
     plain = logging.LogRecord("x", logging.INFO, __file__, 1, "GET /x?password=p&tokens=t", None, None)
     QuerySecretsRedacted().filter(plain)
     assert plain.getMessage() == "GET /x?password=[redacted]&tokens=t"
+
+
+def test_the_access_log_is_written_by_a_listener_thread_with_uvicorns_formatter(tmp_path):
+    """The request thread only queues the record; the listener formats it with the handler's own
+    formatter (uvicorn's needs the record's arguments) and writes it, redacted."""
+    import threading
+
+    from uvicorn.logging import AccessFormatter
+
+    from branchberg.log_filters import access_log_off_the_hot_path
+
+    logger = logging.getLogger("test.access.queued")
+    logger.propagate = False
+    written: list[tuple[str, str]] = []
+
+    class Recording(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            written.append((threading.current_thread().name, self.format(record)))
+
+    handler = Recording()
+    handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False))
+    logger.addHandler(handler)
+    logger.addFilter(QuerySecretsRedacted())
+    listener = access_log_off_the_hot_path(logger)
+    assert listener is not None and handler not in logger.handlers
+    logger.info('%s - "%s %s HTTP/%s" %d', "1.2.3.4:5", "POST", "/webhooks/gumroad?token=s3cret", "1.1", 200)
+    listener.stop()
+    assert written == [
+        (written[0][0], '1.2.3.4:5 - "POST /webhooks/gumroad?token=[redacted] HTTP/1.1" 200 OK'),
+    ]
+    assert written[0][0] != threading.current_thread().name
