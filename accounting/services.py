@@ -372,13 +372,14 @@ def journals_build(scope: ExportScope, target: JournalTarget) -> list[Journal]:
             code="unmapped_accounts",
             extra={"unmapped": unmapped},
         )
-    if any(unrated.values()):
-        listed = "; ".join(f"{currency}: {count} row{'s' if count != 1 else ''}" for currency, count in unrated.items())
+    missing_rates = [{"currency": currency, "rows": rows} for currency, rows in sorted(unrated.items()) if rows]
+    if missing_rates:
+        listed = "; ".join(f"{m['currency']}: {m['rows']} row{'s' if m['rows'] != 1 else ''}" for m in missing_rates)
         raise JournalRefused(
             f"Xero journals are in USD and these rows have no USD rate: {listed}. Add the rates under "
             "Exchange rates, then export again. No file was made.",
             code="missing_rates",
-            extra={"missing_rates": [{"currency": c, "rows": n} for c, n in sorted(unrated.items()) if n]},
+            extra={"missing_rates": missing_rates},
         )
     journals = []
     for (day, currency), group in _journal_groups(totals).items():

@@ -242,6 +242,7 @@ def test_xero_refuses_rows_without_a_usd_rate(june_ledger, entities):
         accountant_file_build(scope=_scope(entities), kind=FileKind.XERO_CSV)
     assert refused.value.code == "missing_rates"
     assert "JPY: 1 row" in refused.value.message and "KWD: 1 row" in refused.value.message
+    assert "EUR" not in refused.value.message  # Stripe stated its rate
     assert refused.value.extra["missing_rates"] == [{"currency": "JPY", "rows": 1}, {"currency": "KWD", "rows": 1}]
 
 
@@ -325,3 +326,10 @@ def test_periods_and_entities(db, entities):
     assert (
         scope.file_stem == "aplus-enterprise_2026-06-01_2026-06-15" and scope.period_label == "2026-06-01 to 2026-06-15"
     )
+
+
+def test_a_xero_file_over_its_line_limit_is_refused(rates, june_ledger, entities, monkeypatch):
+    monkeypatch.setattr("accounting.services.XERO_MAX_LINES", 10)
+    with pytest.raises(JournalRefused) as refused:
+        accountant_file_build(scope=_scope(entities), kind=FileKind.XERO_CSV)
+    assert refused.value.code == "too_many_lines" and "18 lines" in refused.value.message
