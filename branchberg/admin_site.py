@@ -21,12 +21,13 @@ MENU: list[tuple[str, str, dict[str, list[str] | None]]] = [
         "Reconciliation",
         {"revenue": ["bankdeposit", "expecteddeposit", "depositmatch", "reconciliationaction", "payout"]},
     ),
+    ("accounting", "Accountant files", {"accounting": None}),
     ("summaries", "Summaries", {"summaries": None}),
     ("alerts", "Alerts", {"alerts": ["revenuealert", "alertrule"]}),
     ("integrations", "Integrations", {"integrations": None}),
     ("auth", "Users and groups", {"auth": None}),
 ]
-OUR_APPS = {"revenue", "summaries", "alerts", "integrations", "auth"}
+OUR_APPS = {"revenue", "accounting", "summaries", "alerts", "integrations", "auth"}
 SYSTEM = "system"
 # Names that read the same as one of ours otherwise (dj-stripe's "API keys" beside Atlas API keys).
 SYSTEM_MODEL_NAMES = {("djstripe", "apikey"): "Stripe API keys (dj-stripe mirror)"}

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "djstripe",
     "chartjs",
     "revenue",
+    "accounting",
     "summaries",
     "alerts",
     "integrations",
