@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from forecasts.selectors import day_forecasts
 from revenue.business_time import business_date_of, day_bounds
 from revenue.duplicates import duplicate_candidates, duplicate_window
 from revenue.models import Entity, RevenueEvent
@@ -227,14 +228,21 @@ def _evaluate_rule(*, rule: AlertRule, now: datetime, result: EvaluationResult) 
 
 
 def _evaluate_anomalies(*, now: datetime, result: EvaluationResult) -> None:
-    """Yesterday (the last complete business day) against the trailing same weekdays."""
+    """Yesterday (the last complete business day) against the forecast fitted before it (forecasts);
+    a series without one (short history) against the trailing same weekdays."""
     day = business_date_of(now) - timedelta(days=1)
     policy = _anomaly_policy()
     names = selectors.entity_names()
+    expected = day_forecasts(day=day)
     for series in selectors.same_weekday_series(day=day, weeks=policy.weeks):
-        condition = detectors.detect_anomaly(
-            series=series, day=day, entity_name=names.get(series.entity_id, "?"), policy=policy
-        )
+        name = names.get(series.entity_id, "?")
+        forecast = expected.get((series.entity_id, series.currency))
+        if forecast is not None:
+            condition = detectors.detect_forecast_anomaly(
+                series=series, day=day, expected=forecast, entity_name=name, policy=policy
+            )
+        else:
+            condition = detectors.detect_anomaly(series=series, day=day, entity_name=name, policy=policy)
         if condition is not None:
             condition_raise(condition=condition, now=now, result=result)
 

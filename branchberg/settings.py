@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "revenue",
     "summaries",
     "alerts",
+    "forecasts",
     "integrations",
     "branchberg",
 ]
