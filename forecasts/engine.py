@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ MAX_FIT_DAYS = 730  # two years: older days say little about next month
 HORIZON_DAYS = 100  # the longest quarter (92 days) plus a week of staleness
 SIMULATIONS = 1000
 SIMULATION_SEED = 19  # the same data gives the same stored interval
+OUTLIER_SIGMAS = 3.0
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,14 @@ def _to_int(values: Any) -> list[int]:
     return [round(float(v)) for v in np.asarray(values, dtype=float)]
 
 
-def _fit_results(values: list[int], first_day: date) -> Any:
+def _model(values: Sequence[float], first_day: date) -> Any:
     index = pd.date_range(first_day, periods=len(values), freq="D")
     series = pd.Series(np.asarray(values, dtype=float), index=index)
-    model = ETSModel(series, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=SEASON_DAYS)
+    return ETSModel(series, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=SEASON_DAYS)
+
+
+def _fit(values: list[float], first_day: date) -> Any:
+    model = _model(values, first_day)
     with warnings.catch_warnings():
         # A flat or short series may not converge to the optimum; the fit is still a valid ETS model.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -120,7 +126,39 @@ def _fit_results(values: list[int], first_day: date) -> Any:
         return model.fit(disp=False, maxiter=200)
 
 
-def _parameters(results: Any) -> dict[str, Any]:
+def robust_sigma(residuals: Any) -> float:
+    """1.4826 x the median absolute deviation: the spread of ordinary days, blind to the odd outlier."""
+    array = np.asarray(residuals, dtype=float)
+    return float(1.4826 * np.median(np.abs(array - np.median(array))))
+
+
+def fit_results(values: Sequence[float], first_day: date) -> tuple[Any, list[float]]:
+    """statsmodels' fitted ETS results for `values` (daily, from `first_day`), and the values it was fitted on.
+
+    Days further than OUTLIER_SIGMAS robust standard deviations from the first fit's one-step
+    expectation (a holiday, a one-off contract, an anomaly) are replaced by that expectation and
+    the model is fitted again: one odd day then neither bends the weekly season nor widens every
+    interval, and it is exactly what the anomaly check is there to report.
+    """
+    cleaned = [float(v) for v in values]
+    results = _fit(cleaned, first_day)
+    fitted = np.asarray(results.fittedvalues, dtype=float)
+    residuals = np.asarray(cleaned) - fitted
+    limit = OUTLIER_SIGMAS * robust_sigma(residuals)
+    outliers = np.abs(residuals - np.median(residuals)) > limit
+    if limit > 0 and outliers.any():
+        cleaned = [float(f) if o else v for v, f, o in zip(cleaned, fitted, outliers, strict=True)]
+        results = _fit(cleaned, first_day)
+    return results, cleaned
+
+
+def one_step(cleaned: Sequence[float], actual: int, first_day: date, fitted: Any) -> float:
+    """The expectation of the day after `cleaned` with `fitted`'s parameters, made without seeing it."""
+    smoothed = _model([*cleaned, float(actual)], first_day).smooth(fitted.params)
+    return float(np.asarray(smoothed.fittedvalues, dtype=float)[-1])
+
+
+def _parameters(results: Any, outlier_days: int) -> dict[str, Any]:
     """Smoothing parameters as floats (they are not money); states and spread in minor units."""
     parameters: dict[str, Any] = {}
     for name, value in zip(results.param_names, np.asarray(results.params, dtype=float), strict=True):
@@ -130,6 +168,7 @@ def _parameters(results: Any) -> dict[str, Any]:
             parameters[name] = round(float(value), 6)
     parameters["sigma_cents"] = round(math.sqrt(max(float(results.mse), 0.0)))
     parameters["aic"] = round(float(results.aic), 2)
+    parameters["outlier_days"] = outlier_days
     return parameters
 
 
@@ -174,7 +213,7 @@ def fit_forecast(
     if len(values) > MAX_FIT_DAYS:
         first_day += timedelta(days=len(values) - MAX_FIT_DAYS)
         values = values[-MAX_FIT_DAYS:]
-    results = _fit_results(values, first_day)
+    results, cleaned = fit_results(values, first_day)
     n = len(values)
     frame80 = results.get_prediction(start=n, end=n + horizon - 1).summary_frame(alpha=0.2)
     frame95 = results.get_prediction(start=n, end=n + horizon - 1).summary_frame(alpha=0.05)
@@ -194,7 +233,7 @@ def fit_forecast(
         model_name=MODEL_NAME,
         first_day=first_day,
         last_day=last_day,
-        parameters=_parameters(results),
+        parameters=_parameters(results, sum(c != v for c, v in zip(cleaned, values, strict=True))),
         band=band,
         tails=_tails(paths, last_day + timedelta(days=1)),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.db.models import Min, QuerySet, Sum
@@ -18,7 +17,6 @@ from django.db.models.functions import TruncDate
 
 from revenue.business_time import business_date_of, business_zone, day_bounds
 from revenue.models import Entity, RevenueEvent
-from revenue.money import from_minor_units
 
 from . import engine
 from .models import RevenueForecast
@@ -203,12 +201,6 @@ def forecast_outlooks(*, day: date, entity: Entity | None = None, currency: str 
     return sorted(outlooks, key=lambda o: (o.entity.name, o.currency))
 
 
-def whole_money(amount_minor: int, currency: str) -> str:
-    """'41,200 USD': a projection is not exact to the cent, so it is shown in whole units."""
-    whole = from_minor_units(amount_minor, currency).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
-    return f"{whole:,f} {currency}"
-
-
 def projection_json(projection: engine.Projection | None) -> dict[str, Any] | None:
     if projection is None:
         return None
@@ -231,6 +223,37 @@ def outlook_json(outlook: ForecastOutlook) -> dict[str, Any]:
         "currency": outlook.currency,
         "status": outlook.forecast.status,
         "history_days": outlook.forecast.history_days,
+        "month": projection_json(outlook.month),
+        "quarter": projection_json(outlook.quarter),
+    }
+
+
+def forecast_series_body(outlook: ForecastOutlook) -> dict[str, Any]:
+    """The API's body for one series: the stored forecast day by day and the projections."""
+    forecast = outlook.forecast
+    first = forecast.first_forecast_day
+    return {
+        "entity": outlook.entity.slug,
+        "entity_name": outlook.entity.name,
+        "currency": outlook.currency,
+        "status": forecast.status,
+        "history_days": forecast.history_days,
+        "model": forecast.model_name,
+        "fit_first_day": forecast.fit_first_day,
+        "fit_last_day": forecast.last_actual_day,
+        "generated_at": forecast.generated_at,
+        "parameters": forecast.parameters,
+        "days": [
+            {
+                "day": first + timedelta(days=i),
+                "mean_cents": forecast.mean_cents[i],
+                "lower80_cents": forecast.lower80_cents[i],
+                "upper80_cents": forecast.upper80_cents[i],
+                "lower95_cents": forecast.lower95_cents[i],
+                "upper95_cents": forecast.upper95_cents[i],
+            }
+            for i in range(len(forecast.mean_cents))
+        ],
         "month": projection_json(outlook.month),
         "quarter": projection_json(outlook.quarter),
     }
