@@ -165,15 +165,19 @@ def ledger_rows(entity_id: int, slug: str, currency: str, first_day: date, value
 def load_generated() -> dict[tuple[str, str], tuple[list[int], set[int]]]:
     first_day = LAST_DAY - timedelta(days=DAYS - 1)
     generated = {}
+    # The entities first: the connection is busy while COPY runs.
+    entity_ids = {
+        slug: Entity.objects.get_or_create(slug=slug, defaults={"name": slug.replace("-", " ").title()})[0].pk
+        for slug, *_ in SERIES
+    }
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY revenue_events ({', '.join(COLUMNS)}) FROM STDIN") as copy,
     ):
         for slug, currency, base, growth, noise, seed in SERIES:
-            entity, _ = Entity.objects.get_or_create(slug=slug, defaults={"name": slug.replace("-", " ").title()})
             values, injected = generated_series(first_day, base, growth, noise, seed)
             generated[(slug, currency)] = (values, injected)
-            for row in ledger_rows(entity.pk, slug, currency, first_day, values):
+            for row in ledger_rows(entity_ids[slug], slug, currency, first_day, values):
                 copy.write_row(row)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE revenue_events")

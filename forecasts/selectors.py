@@ -262,3 +262,40 @@ def forecast_series_body(outlook: ForecastOutlook) -> dict[str, Any]:
 def forecast_digest_section(*, day: date) -> dict[str, Any]:
     """The daily digest's forecast lines for `day` (the digest's day, counted as actual)."""
     return {"day": day.isoformat(), "outlooks": [outlook_json(o) for o in forecast_outlooks(day=day)]}
+
+
+@dataclass(frozen=True)
+class ForecastBand:
+    """The dashboard's continuation of the daily chart: one entity's forecast over `days`."""
+
+    outlook: ForecastOutlook
+    days: list[date]
+    mean_cents: list[int]
+    lower80_cents: list[int]
+    upper80_cents: list[int]
+
+
+def forecast_bands(*, currency: str, today: date, last_day: date, entity: Entity | None = None) -> list[ForecastBand]:
+    """Per entity with a forecast in `currency`: the expected day and its 80% bounds from `today`
+    through `last_day` (as far as the stored forecast reaches), and the month / quarter projections
+    as of yesterday, the last complete business day. Three queries."""
+    bands = []
+    for outlook in forecast_outlooks(day=today - timedelta(days=1), entity=entity, currency=currency):
+        forecast = outlook.forecast
+        if not outlook.is_ok:
+            bands.append(ForecastBand(outlook, [], [], [], []))
+            continue
+        start = forecast.day_index(today)
+        if start is None:
+            continue
+        stop = min(start + (last_day - today).days + 1, len(forecast.mean_cents))
+        bands.append(
+            ForecastBand(
+                outlook=outlook,
+                days=[today + timedelta(days=i) for i in range(stop - start)],
+                mean_cents=forecast.mean_cents[start:stop],
+                lower80_cents=forecast.lower80_cents[start:stop],
+                upper80_cents=forecast.upper80_cents[start:stop],
+            )
+        )
+    return bands
