@@ -362,14 +362,20 @@ def detect_anomaly(
 
 
 def detect_forecast_anomaly(
-    *, series: DailySeries, day: date, expected: DayForecast, entity_name: str, policy: AnomalyPolicy | None = None
+    *,
+    day: date,
+    expected: DayForecast,
+    actual: int,
+    row_count: int,
+    entity_name: str,
+    policy: AnomalyPolicy | None = None,
 ) -> Condition | None:
-    """Daily net of `day` outside the 95% interval of the forecast fitted before it (forecasts), and far
-    in money (the policy's absolute floor and share of the expected day). Same alert type and
-    fingerprint as the same-weekday rule, which stays the fallback while a series has no forecast."""
+    """Daily net of `day` (every ledger row: revenue's net bucket, as the forecast models it) outside
+    the 95% interval of the forecast fitted before it (forecasts), and far in money (the policy's
+    absolute floor and share of the expected day). Same alert type and fingerprint as the
+    same-weekday rule, which stays the fallback while a series has no forecast."""
     policy = policy or AnomalyPolicy()
-    currency = series.currency
-    actual = series.nets.get(day, 0)
+    currency = expected.currency
     floor = policy.min_deviation_major * 10 ** minor_unit_exponent(currency)
     if not is_anomaly(
         actual=actual,
@@ -387,14 +393,14 @@ def detect_forecast_anomaly(
         f"Net revenue for {entity_name} on {local_day(day)} was {format_money(actual, currency)}, "
         f"{format_money(abs(deviation), currency)} {direction} the expected {format_money(expected.mean_cents, currency)} "
         f"(95% interval {interval}; forecast {expected.model_name} fitted through "
-        f"{expected.last_actual_day.isoformat()}); {_plural(series.counts.get(day, 0), 'ledger row')} that day. "
+        f"{expected.last_actual_day.isoformat()}); {_plural(row_count, 'ledger row')} that day. "
         f"Where to look: {LEDGER_WHERE}, {day.isoformat()} (Central)"
         + (", and the webhook delivery logs for missing events." if direction == "below" else ".")
     )
     return Condition(
         alert_type=ALERT_TYPE.ANOMALY,
         severity=SEVERITY.WARNING,
-        fingerprint=f"anomaly:{series.entity_id}:{currency}:{day.isoformat()}",
+        fingerprint=f"anomaly:{expected.entity_id}:{currency}:{day.isoformat()}",
         message=message,
         metadata={
             "day": day.isoformat(),
@@ -409,7 +415,7 @@ def detect_forecast_anomaly(
             "deviation_cents": deviation,
             "where": f"{LEDGER_WHERE}, {day.isoformat()}",
         },
-        entity_id=series.entity_id,
+        entity_id=expected.entity_id,
     )
 
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from forecasts.selectors import day_forecasts
+from forecasts.selectors import day_forecasts, day_nets
 from revenue.business_time import business_date_of, day_bounds
 from revenue.duplicates import duplicate_candidates, duplicate_window
 from revenue.models import Entity, RevenueEvent
@@ -234,15 +234,29 @@ def _evaluate_anomalies(*, now: datetime, result: EvaluationResult) -> None:
     policy = _anomaly_policy()
     names = selectors.entity_names()
     expected = day_forecasts(day=day)
-    for series in selectors.same_weekday_series(day=day, weeks=policy.weeks):
-        name = names.get(series.entity_id, "?")
-        forecast = expected.get((series.entity_id, series.currency))
-        if forecast is not None:
-            condition = detectors.detect_forecast_anomaly(
-                series=series, day=day, expected=forecast, entity_name=name, policy=policy
+    conditions: list[Condition | None] = []
+    if expected:
+        nets = day_nets(day=day)
+        for key, forecast in expected.items():
+            net, count = nets.get(key, (0, 0))
+            conditions.append(
+                detectors.detect_forecast_anomaly(
+                    day=day,
+                    expected=forecast,
+                    actual=net,
+                    row_count=count,
+                    entity_name=names.get(forecast.entity_id, "?"),
+                    policy=policy,
+                )
             )
-        else:
-            condition = detectors.detect_anomaly(series=series, day=day, entity_name=name, policy=policy)
+    for series in selectors.same_weekday_series(day=day, weeks=policy.weeks):
+        if (series.entity_id, series.currency) not in expected:
+            conditions.append(
+                detectors.detect_anomaly(
+                    series=series, day=day, entity_name=names.get(series.entity_id, "?"), policy=policy
+                )
+            )
+    for condition in conditions:
         if condition is not None:
             condition_raise(condition=condition, now=now, result=result)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Min, QuerySet, Sum
+from django.db.models import Count, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 
 from revenue.business_time import business_date_of, business_zone, day_bounds
@@ -88,13 +88,21 @@ def daily_histories(
 def latest_forecasts(
     *, through: date, entity: Entity | None = None, currency: str | None = None
 ) -> QuerySet[RevenueForecast]:
-    """The newest stored forecast per entity and currency fitted on data up to `through` (one query)."""
-    queryset = RevenueForecast.objects.filter(last_actual_day__lte=through).select_related("entity")
+    """The newest stored forecast per entity and currency fitted on data up to `through` (one query;
+    a correlated subquery rather than DISTINCT ON, so the zero-setup SQLite run reads it too)."""
+    newest = (
+        RevenueForecast.objects.filter(
+            entity_id=OuterRef("entity_id"), currency=OuterRef("currency"), last_actual_day__lte=through
+        )
+        .order_by("-last_actual_day")
+        .values("pk")[:1]
+    )
+    queryset = RevenueForecast.objects.filter(last_actual_day__lte=through, pk=Subquery(newest))
     if entity is not None:
         queryset = queryset.filter(entity=entity)
     if currency is not None:
         queryset = queryset.filter(currency=currency)
-    return queryset.order_by("entity_id", "currency", "-last_actual_day").distinct("entity_id", "currency")
+    return queryset.select_related("entity").order_by("entity_id", "currency")
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,19 @@ def day_forecasts(*, day: date) -> dict[tuple[int, str], DayForecast]:
             last_actual_day=forecast.last_actual_day,
         )
     return found
+
+
+def day_nets(*, day: date) -> dict[tuple[int, str], tuple[int, int]]:
+    """(net, row count) per (entity id, currency) on business day `day`: net as the forecast knows it,
+    every ledger row (revenue's net bucket). One GROUP BY."""
+    start, end = day_bounds(day)
+    rows = (
+        RevenueEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+        .values("entity_id", "currency")
+        .annotate(net=Sum("amount_cents"), count=Count("pk"))
+        .order_by()
+    )
+    return {(row["entity_id"], row["currency"]): (row["net"], row["count"]) for row in rows}
 
 
 def period_actuals(*, day: date, cadence: str) -> dict[tuple[int, str], int]:
