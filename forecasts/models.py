@@ -19,6 +19,7 @@ class RevenueForecast(models.Model):
     class Status(models.TextChoices):
         OK = "ok", "Forecast"
         NOT_ENOUGH_HISTORY = "not_enough_history", "Not enough history"
+        FAILED = "failed", "Fit failed"  # the error is in parameters["error"]; the next night tries again
 
     entity = models.ForeignKey("revenue.Entity", on_delete=models.PROTECT, related_name="forecasts")
     currency = models.CharField(max_length=3)

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,7 +39,12 @@ def _forecast_row(*, history: History, now: datetime) -> RevenueForecast:
     }
     if not engine.has_enough_history(history.history_days):
         return RevenueForecast(status=RevenueForecast.Status.NOT_ENOUGH_HISTORY, **common)
-    fit = engine.fit_forecast(history.values, first_day=history.first_day)
+    try:
+        fit = engine.fit_forecast(history.values, first_day=history.first_day)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
+        # One series the optimiser cannot handle must not stop the others' forecasts.
+        logger.exception("forecast fit failed for entity %s %s", history.entity_id, history.currency)
+        return RevenueForecast(status=RevenueForecast.Status.FAILED, parameters={"error": str(error)[:500]}, **common)
     return RevenueForecast(
         status=RevenueForecast.Status.OK,
         model_name=fit.model_name,

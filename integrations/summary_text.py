@@ -221,6 +221,9 @@ def forecast_lines(payload: dict, *, escape: Escape = str) -> list[str]:
     for outlook in forecast["outlooks"]:
         currency, month, quarter = outlook["currency"], outlook["month"], outlook["quarter"]
         name = f"{escape(outlook['entity_name'])} {currency}"
+        if outlook["status"] == "failed":
+            lines.append(f"{name}: no forecast tonight (the model could not be fitted)")
+            continue
         if month is None:
             lines.append(f"{name}: not enough history ({outlook['history_days']} days; 56 needed)")
             continue

@@ -299,7 +299,8 @@ class DailyNetChartView(ChartView):
         for band in self.bands:
             outlook, month = band.outlook, band.outlook.month
             if month is None:
-                sentences.append(f"{outlook.entity.name}: not enough history for a forecast")
+                why = "no forecast tonight" if outlook.forecast.status == "failed" else "not enough history"
+                sentences.append(f"{outlook.entity.name}: {why} for a forecast")
                 continue
             sentences.append(
                 f"{outlook.entity.name}: month to date {self.money(month.actual_cents)}, projected month "

@@ -399,8 +399,11 @@ class ForecastSeriesSerializer(serializers.Serializer):
     entity_name = serializers.CharField()
     currency = serializers.CharField()
     status = serializers.ChoiceField(
-        choices=["ok", "not_enough_history"],
-        help_text="not_enough_history: fewer than 56 days of ledger; no forecast is drawn.",
+        choices=["ok", "not_enough_history", "failed"],
+        help_text=(
+            "not_enough_history: fewer than 56 days of ledger; failed: the model could not be fitted "
+            "(parameters.error says why). Either way no forecast is drawn."
+        ),
     )
     history_days = serializers.IntegerField(help_text="Business days from the first ledger row to fit_last_day.")
     model = serializers.CharField(allow_blank=True, help_text="e.g. 'ETS(A,Ad,A) weekly'; empty without a forecast.")
