@@ -10,7 +10,9 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('revenue', '0010_entity_lock_date'),
+        # On revenue's first migration only (as summaries): the privilege tests migrate revenue back to 0008
+        # and forward again, which would otherwise drop this table for the rest of the run.
+        ('revenue', '0001_initial'),
     ]
 
     operations = [
