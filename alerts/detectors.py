@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from forecasts.engine import is_anomaly
+from forecasts.selectors import DayForecast
 from revenue.business_time import business_local, business_zone, day_bounds
 from revenue.duplicates import duplicate_fingerprint, is_possible_duplicate
 from revenue.entries import TRUE_OCCURRED_AT
@@ -387,6 +389,64 @@ def detect_anomaly(
             "where": f"{LEDGER_WHERE}, {day.isoformat()}",
         },
         entity_id=series.entity_id,
+    )
+
+
+def detect_forecast_anomaly(
+    *,
+    day: date,
+    expected: DayForecast,
+    actual: int,
+    row_count: int,
+    entity_name: str,
+    policy: AnomalyPolicy | None = None,
+) -> Condition | None:
+    """Daily net of `day` (every ledger row: revenue's net bucket, as the forecast models it) outside
+    the 95% interval of the forecast fitted before it (forecasts), and far in money (the policy's
+    absolute floor and share of the expected day). Same alert type and fingerprint as the
+    same-weekday rule, which stays the fallback while a series has no forecast."""
+    policy = policy or AnomalyPolicy()
+    currency = expected.currency
+    floor = policy.min_deviation_major * 10 ** minor_unit_exponent(currency)
+    if not is_anomaly(
+        actual=actual,
+        mean=expected.mean_cents,
+        lower95=expected.lower95_cents,
+        upper95=expected.upper95_cents,
+        min_deviation=floor,
+        min_relative=float(policy.min_relative),
+    ):
+        return None
+    deviation = actual - expected.mean_cents
+    direction = "above" if deviation > 0 else "below"
+    interval = f"{format_money(expected.lower95_cents, currency)} to {format_money(expected.upper95_cents, currency)}"
+    message = (
+        f"Net revenue for {entity_name} on {local_day(day)} was {format_money(actual, currency)}, "
+        f"{format_money(abs(deviation), currency)} {direction} the expected {format_money(expected.mean_cents, currency)} "
+        f"(95% interval {interval}; forecast {expected.model_name} fitted through "
+        f"{expected.last_actual_day.isoformat()}); {_plural(row_count, 'ledger row')} that day. "
+        f"Where to look: {LEDGER_WHERE}, {day.isoformat()} (Central)"
+        + (", and the webhook delivery logs for missing events." if direction == "below" else ".")
+    )
+    return Condition(
+        alert_type=ALERT_TYPE.ANOMALY,
+        severity=SEVERITY.WARNING,
+        fingerprint=f"anomaly:{expected.entity_id}:{currency}:{day.isoformat()}",
+        message=message,
+        metadata={
+            "day": day.isoformat(),
+            "currency": currency,
+            "net_cents": actual,
+            "method": "forecast",
+            "model": expected.model_name,
+            "forecast_through": expected.last_actual_day.isoformat(),
+            "expected_cents": expected.mean_cents,
+            "lower95_cents": expected.lower95_cents,
+            "upper95_cents": expected.upper95_cents,
+            "deviation_cents": deviation,
+            "where": f"{LEDGER_WHERE}, {day.isoformat()}",
+        },
+        entity_id=expected.entity_id,
     )
 
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from forecasts.selectors import day_forecasts, day_nets
 from revenue.business_time import business_date_of, day_bounds
 from revenue.duplicates import duplicate_candidates, duplicate_window
 from revenue.models import Entity, RevenueEvent
@@ -227,14 +228,35 @@ def _evaluate_rule(*, rule: AlertRule, now: datetime, result: EvaluationResult) 
 
 
 def _evaluate_anomalies(*, now: datetime, result: EvaluationResult) -> None:
-    """Yesterday (the last complete business day) against the trailing same weekdays."""
+    """Yesterday (the last complete business day) against the forecast fitted before it (forecasts);
+    a series without one (short history) against the trailing same weekdays."""
     day = business_date_of(now) - timedelta(days=1)
     policy = _anomaly_policy()
     names = selectors.entity_names()
+    expected = day_forecasts(day=day)
+    conditions: list[Condition | None] = []
+    if expected:
+        nets = day_nets(day=day)
+        for key, forecast in expected.items():
+            net, count = nets.get(key, (0, 0))
+            conditions.append(
+                detectors.detect_forecast_anomaly(
+                    day=day,
+                    expected=forecast,
+                    actual=net,
+                    row_count=count,
+                    entity_name=names.get(forecast.entity_id, "?"),
+                    policy=policy,
+                )
+            )
     for series in selectors.same_weekday_series(day=day, weeks=policy.weeks):
-        condition = detectors.detect_anomaly(
-            series=series, day=day, entity_name=names.get(series.entity_id, "?"), policy=policy
-        )
+        if (series.entity_id, series.currency) not in expected:
+            conditions.append(
+                detectors.detect_anomaly(
+                    series=series, day=day, entity_name=names.get(series.entity_id, "?"), policy=policy
+                )
+            )
+    for condition in conditions:
         if condition is not None:
             condition_raise(condition=condition, now=now, result=result)
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "accounting",
     "summaries",
     "alerts",
+    "forecasts",
     "integrations",
     "branchberg",
 ]

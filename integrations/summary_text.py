@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from revenue.money import format_money, from_minor_units, minor_unit_exponent
@@ -208,6 +209,48 @@ def alert_lines(payload: dict, *, link: Link = plain) -> list[str]:
     return lines
 
 
+def whole_money(amount_minor: int, currency: str) -> str:
+    """'41,200 USD': a projection is not exact to the cent, so it is shown in whole units."""
+    whole = from_minor_units(amount_minor, currency).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    return f"{whole:,f} {currency}"
+
+
+def _projection_part(projection: dict, currency: str, name: str) -> str:
+    if projection["actual_through"] >= projection["last_day"]:
+        return f"{name} closed at {whole_money(projection['actual_cents'], currency)}"
+    low, high = (
+        from_minor_units(projection[key], currency).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+        for key in ("lower80_cents", "upper80_cents")
+    )
+    return f"projected {name} {whole_money(projection['projected_cents'], currency)}, 80% range {low:,f}\u2013{high:,f}"
+
+
+def forecast_lines(payload: dict, *, escape: Escape = str) -> list[str]:
+    """Per entity and currency: month to date, the projected month and quarter with their 80% range
+    (forecasts: actual through the digest's day, the forecast's simulated rest); or why there is none."""
+    forecast = payload.get("forecast")
+    if not forecast or not forecast["outlooks"]:
+        return []
+    lines = ["Forecast (actual to date + forecast rest):"]
+    for outlook in forecast["outlooks"]:
+        currency, month, quarter = outlook["currency"], outlook["month"], outlook["quarter"]
+        name = f"{escape(outlook['entity_name'])} {currency}"
+        if outlook["status"] == "failed":
+            lines.append(f"{name}: no forecast tonight (the model could not be fitted)")
+            continue
+        if month is None:
+            lines.append(f"{name}: not enough history ({outlook['history_days']} days; 56 needed)")
+            continue
+        parts = [
+            f"Month to date {whole_money(month['actual_cents'], currency)}",
+            _projection_part(month, currency, "month"),
+        ]
+        if quarter is not None:
+            parts.append(_projection_part(quarter, currency, "quarter"))
+        lines.append(f"{name}: " + "; ".join(parts))
+    return lines
+
+
 def summary_text(payload: dict, *, insight: str | None = None) -> str:
     """The plain-text digest (Slack's fallback, Notion's page body)."""
     reporting = payload["reporting_currency"]
@@ -218,6 +261,7 @@ def summary_text(payload: dict, *, insight: str | None = None) -> str:
         alert_lines(payload),
         [events_line(total)],
         breakdown_lines(total) + rate_lines(total, reporting),
+        forecast_lines(payload),
         amendment_lines(payload),
         [f"Insight: {insight}"] if insight else [],
         [as_of_line(payload)],

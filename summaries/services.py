@@ -22,6 +22,7 @@ from django.db.models import Field
 from django.db.models.options import Options
 from django.utils import timezone
 
+from forecasts.selectors import forecast_digest_section
 from revenue.business_time import business_date_of, day_bounds, day_start
 from revenue.errors import ApplicationError
 from revenue.models import Entity, OutboxMessage, RevenueEvent
@@ -511,6 +512,9 @@ def summary_payload(*, digest: RevenueSummary, entity_rows: list[RevenueSummary]
         ],
         "amendments": amendments,
     }
+    if digest.period == Cadence.DAILY:
+        # Month and quarter projections: the day's actual to date plus the newest forecast's rest.
+        payload["forecast"] = forecast_digest_section(day=digest.start_date)
     for section in _payload_sections:
         payload |= section(digest)
     return payload

@@ -27,8 +27,9 @@ from django.views.generic import View
 
 from alerts.morning import morning_view
 from alerts.selectors import open_alerts
+from forecasts.selectors import ForecastBand, forecast_bands
 from revenue import selectors
-from revenue.business_time import business_now, business_zone, day_start
+from revenue.business_time import business_now, business_zone, day_start, month_end
 from revenue.models import Entity
 from revenue.money import format_money, minor_unit_exponent
 
@@ -203,9 +204,11 @@ class ChartView(StaffJSONMixin, BaseLineChartView):
 
 
 class DailyNetChartView(ChartView):
-    """Line: net revenue per business day, one dataset per entity, in one currency."""
+    """Line: net revenue per business day, one dataset per entity, in one currency; where a forecast
+    exists (forecasts), the chart continues past today as the expected day inside its 80% band."""
 
     title = "Daily net revenue"
+    FORECAST_MIN_DAYS = 14  # the band runs to month end, and at least two weeks ahead
 
     @cached_property
     def result(self) -> selectors.DailyNetSeries:
@@ -217,14 +220,26 @@ class DailyNetChartView(ChartView):
             entity=self.filters.entity,
         )
 
+    @cached_property
+    def bands(self) -> list[ForecastBand]:
+        today = self.filters.today
+        last_day = max(month_end(today), today + timedelta(days=self.FORECAST_MIN_DAYS - 1))
+        return forecast_bands(currency=self.currency, today=today, last_day=last_day, entity=self.filters.entity)
+
+    @cached_property
+    def future_days(self) -> list:
+        longest = max((band.days for band in self.bands), key=len, default=[])
+        return longest[1:]  # today is already on the chart
+
     def get_labels(self):
-        return [day.isoformat() for day in self.result.days]
+        return [day.isoformat() for day in [*self.result.days, *self.future_days]]
 
     def get_providers(self):
         return [entity.name for entity, _ in self.result.series]
 
     def get_data(self):
-        return [values for _, values in self.result.series]
+        padding = [None] * len(self.future_days)
+        return [[*values, *padding] for _, values in self.result.series]
 
     def get_dataset_options(self, index, color):
         return {
@@ -237,6 +252,62 @@ class DailyNetChartView(ChartView):
             "cubicInterpolationMode": "monotone",  # smooth without overshooting below zero
             "fill": False,
         }
+
+    def get_datasets(self):
+        datasets = super().get_datasets()
+        lead = [None] * (len(self.result.days) - 1)  # the band starts at today
+        colours = {entity.pk: PALETTE[i % len(PALETTE)] for i, (entity, _) in enumerate(self.result.series)}
+        for band in self.bands:
+            if not band.days:
+                continue
+            colour = colours.get(band.outlook.entity.pk, PALETTE[0])
+            name = band.outlook.entity.name
+            common = {"pointRadius": 0, "pointHoverRadius": 3, "borderWidth": 1, "forecast": True}
+            datasets += [
+                {
+                    "label": f"{name} 80% low",
+                    "data": [*lead, *band.lower80_cents],
+                    "borderColor": _rgba(colour, 0.35),
+                    "backgroundColor": _rgba(colour, 0.15),
+                    "fill": False,
+                    "bound": True,
+                    **common,
+                },
+                {
+                    "label": f"{name} 80% high",
+                    "data": [*lead, *band.upper80_cents],
+                    "borderColor": _rgba(colour, 0.35),
+                    "backgroundColor": _rgba(colour, 0.15),
+                    "fill": "-1",
+                    "bound": True,
+                    **common,
+                },
+                {
+                    "label": f"{name} forecast",
+                    "data": [*lead, *band.mean_cents],
+                    "borderColor": _rgba(colour),
+                    "backgroundColor": _rgba(colour, 0.15),
+                    "borderDash": [6, 4],
+                    "fill": False,
+                    **common,
+                },
+            ]
+        return datasets
+
+    def projection_sentences(self) -> list[str]:
+        sentences = []
+        for band in self.bands:
+            outlook, month = band.outlook, band.outlook.month
+            if month is None:
+                why = "no forecast tonight" if outlook.forecast.status == "failed" else "not enough history"
+                sentences.append(f"{outlook.entity.name}: {why} for a forecast")
+                continue
+            sentences.append(
+                f"{outlook.entity.name}: month to date {self.money(month.actual_cents)}, projected month "
+                f"{self.money(month.projected_cents)} (80% range {self.money(month.lower80_cents)} to "
+                f"{self.money(month.upper80_cents)})"
+            )
+        return sentences
 
     def get_summary(self) -> str:
         parts = [f"{entity.name} {self.money(sum(values))}" for entity, values in self.result.series]
@@ -252,16 +323,30 @@ class DailyNetChartView(ChartView):
         )
         if best and best[1] > 0:
             text += f". Best day: {best[0]:%b %-d, %Y} ({best[2].name}, {self.money(best[1])})"
+        projections = self.projection_sentences()
+        if projections:
+            text += ". Forecast (dashed, 80% band): " + "; ".join(projections)
         return text + "."
 
     def get_table(self) -> dict:
-        return {
-            "columns": ["Business day", *self.get_providers()],
-            "rows": [
-                [day.isoformat(), *(self.money(values[i]) for _, values in self.result.series)]
-                for i, day in enumerate(self.result.days)
-            ],
-        }
+        rows = [
+            [day.isoformat(), *(self.money(values[i]) for _, values in self.result.series)]
+            for i, day in enumerate(self.result.days)
+        ]
+        by_entity = {band.outlook.entity.pk: band for band in self.bands if band.days}
+        for offset, day in enumerate(self.future_days, start=1):
+            cells = []
+            for entity, _ in self.result.series:
+                band = by_entity.get(entity.pk)
+                if band is None or offset >= len(band.days):
+                    cells.append("")
+                    continue
+                cells.append(
+                    f"forecast {self.money(band.mean_cents[offset])} (80%: {self.money(band.lower80_cents[offset])} "
+                    f"to {self.money(band.upper80_cents[offset])})"
+                )
+            rows.append([day.isoformat(), *cells])
+        return {"columns": ["Business day", *self.get_providers()], "rows": rows}
 
 
 class ProviderChartView(ChartView):

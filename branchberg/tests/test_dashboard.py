@@ -62,7 +62,7 @@ def _series(body):
 @pytest.mark.django_db
 def test_daily_net_buckets_by_central_day_per_entity_and_currency(staff_client, ledger, django_assert_max_num_queries):
     url = reverse("dashboard:chart-daily-net")
-    with django_assert_max_num_queries(4):  # session, user, entities, one GROUP BY
+    with django_assert_max_num_queries(5):  # session, user, entities, one GROUP BY, the forecasts (none here)
         response = staff_client.get(url, {"range": 90, "currency": "USD"})
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("max-age=0")

@@ -358,3 +358,65 @@ class SubscriptionCreatedSerializer(SubscriptionSerializer):
 
 class SubscriptionListSerializer(serializers.Serializer):
     results = SubscriptionSerializer(many=True)
+
+
+# ---------------------------------------------------------------------------- forecast
+
+
+class ForecastQuerySerializer(serializers.Serializer):
+    entity = EntityFilterField(required=False, max_length=64, help_text="Entity slug (default: every entity).")
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217 code (default: every currency)."
+    )
+
+    def validate_currency(self, value: str) -> str:
+        return value.upper()
+
+
+class ForecastDaySerializer(serializers.Serializer):
+    day = serializers.DateField(help_text="Business day (REVENUE_TIME_ZONE).")
+    mean_cents = serializers.IntegerField(help_text="Expected net revenue (all buckets), minor units.")
+    lower80_cents = serializers.IntegerField()
+    upper80_cents = serializers.IntegerField()
+    lower95_cents = serializers.IntegerField()
+    upper95_cents = serializers.IntegerField()
+
+
+class ProjectionSerializer(serializers.Serializer):
+    first_day = serializers.DateField(help_text="First business day of the month or quarter.")
+    last_day = serializers.DateField()
+    actual_through = serializers.DateField(help_text="Days up to this one are actual net; the rest are forecast.")
+    actual_cents = serializers.IntegerField(help_text="Actual net from first_day through actual_through.")
+    projected_cents = serializers.IntegerField(help_text="actual_cents + the expected net of the remaining days.")
+    lower80_cents = serializers.IntegerField(
+        help_text="80% interval of the period's total, from simulated paths (not a sum of daily bounds)."
+    )
+    upper80_cents = serializers.IntegerField()
+
+
+class ForecastSeriesSerializer(serializers.Serializer):
+    entity = serializers.CharField(help_text="Entity slug.")
+    entity_name = serializers.CharField()
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["ok", "not_enough_history", "failed"],
+        help_text=(
+            "not_enough_history: fewer than 56 days of ledger; failed: the model could not be fitted "
+            "(parameters.error says why). Either way no forecast is drawn."
+        ),
+    )
+    history_days = serializers.IntegerField(help_text="Business days from the first ledger row to fit_last_day.")
+    model = serializers.CharField(allow_blank=True, help_text="e.g. 'ETS(A,Ad,A) weekly'; empty without a forecast.")
+    fit_first_day = serializers.DateField(allow_null=True)
+    fit_last_day = serializers.DateField(help_text="Last actual day the model saw; the forecast starts the next day.")
+    generated_at = serializers.DateTimeField()
+    parameters = serializers.DictField(help_text="Smoothing parameters; initial states and sigma in minor units.")
+    days = ForecastDaySerializer(many=True)
+    month = ProjectionSerializer(allow_null=True, help_text="The month containing as_of_day.")
+    quarter = ProjectionSerializer(allow_null=True, help_text="The calendar quarter containing as_of_day.")
+
+
+class ForecastSerializer(serializers.Serializer):
+    as_of_day = serializers.DateField(help_text="Last complete business day, counted as actual.")
+    time_zone = serializers.CharField()
+    series = ForecastSeriesSerializer(many=True)

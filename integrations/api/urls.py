@@ -6,6 +6,7 @@ from . import accountant_files, views
 urlpatterns = [
     path("api/v1/revenue/totals", views.TotalsView.as_view(), name="api-revenue-totals"),
     path("api/v1/revenue/trends", views.TrendsView.as_view(), name="api-revenue-trends"),
+    path("api/v1/revenue/forecast", views.ForecastView.as_view(), name="api-revenue-forecast"),
     path("api/v1/revenue/events", views.EventsView.as_view(), name="api-revenue-events"),
     path("api/v1/revenue/export", views.ExportView.as_view(), name="api-revenue-export"),
     path("api/v1/accounting/ledger", accountant_files.LedgerFileView.as_view(), name="api-accounting-ledger"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.http import QueryDict, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -13,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from forecasts.selectors import forecast_outlooks, forecast_series_body
 from revenue.business_time import business_today, business_zone
 from revenue.errors import ApplicationError
 from revenue.models import Entity
@@ -157,6 +160,30 @@ class TrendsView(ApiView):
             "series": [{"currency": currency, "points": points} for currency, points in trends.series.items()],
         }
         return Response(s.TrendsSerializer(body).data)
+
+
+class ForecastView(ApiView):
+    @extend_schema(
+        operation_id="revenue_forecast",
+        summary="Daily net revenue forecast with 80%/95% bounds, and month / quarter projections",
+        description=(
+            "Per entity and currency, the newest nightly forecast (ETS with a weekly season, fitted at 06:10 "
+            "business time) and the month and quarter containing the last complete business day: actual so far "
+            "plus the forecast rest, with an 80% interval from simulated paths. Amounts are integer minor units."
+        ),
+        parameters=[s.ForecastQuerySerializer],
+        responses={200: s.ForecastSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = self.validated(s.ForecastQuerySerializer, request.query_params)
+        day = business_today() - timedelta(days=1)
+        outlooks = forecast_outlooks(day=day, entity=self.entity(query.get("entity")), currency=query.get("currency"))
+        body = {
+            "as_of_day": day,
+            "time_zone": str(business_zone()),
+            "series": [forecast_series_body(outlook) for outlook in outlooks],
+        }
+        return Response(s.ForecastSerializer(body).data)
 
 
 class EventsView(ApiView):

@@ -17,6 +17,7 @@ from ..summary_text import (
     breakdown_lines,
     entity_lines,
     events_line,
+    forecast_lines,
     rate_lines,
     revision_lines,
     summary_text,
@@ -58,6 +59,9 @@ def summary_blocks(payload: dict, *, insight: str | None = None) -> list[dict]:
     details = breakdown_lines(total) + rate_lines(total, reporting)
     if details:
         blocks.append(_section(details))
+    forecast = forecast_lines(payload)
+    if forecast:
+        blocks.append(_section(forecast))
     amendments = amendment_lines(payload)
     if amendments:
         blocks.append({"type": "divider"})

@@ -82,6 +82,7 @@ def test_schema_serves_every_operation_and_docs(client):
     assert operations == {
         ("/api/v1/revenue/totals", "get"),
         ("/api/v1/revenue/trends", "get"),
+        ("/api/v1/revenue/forecast", "get"),
         ("/api/v1/revenue/events", "get"),
         ("/api/v1/revenue/export", "get"),
         ("/api/v1/accounting/ledger", "get"),

@@ -96,6 +96,10 @@
           return ctx.dataset.label + ": " + money(ctx.parsed.y, payloads.daily);
         },
       };
+      // The forecast band's two bounds are drawn (filled between) but not listed in the legend.
+      options.plugins.legend.labels.filter = function (item, data) {
+        return !data.datasets[item.datasetIndex].bound;
+      };
       return { type: "line", options: options };
     },
     providers: function () {
@@ -211,7 +215,7 @@
   function hasData(payload) {
     return payload.datasets.some(function (dataset) {
       return dataset.data.some(function (value) {
-        return value !== 0;
+        return value !== 0 && value !== null;
       });
     });
   }

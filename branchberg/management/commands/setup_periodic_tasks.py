@@ -7,6 +7,8 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 # Beat ticks often; each task decides in the business time zone what is due.
 SCHEDULE = [
     ("Summaries: send what is due (06:00 Central)", "summaries.tick", 15 * 60),
+    # Fits after the 06:00 summary: from 06:10 Central the tick stores last night's forecasts once.
+    ("Forecasts: fit last night's revenue forecasts (06:10 Central)", "forecasts.tick", 15 * 60),
     ("Alerts: evaluate rules and detectors", "alerts.evaluate", 15 * 60),
     ("Reconciliation: auto-match and alert on stale unmatched deposits", "alerts.reconciliation_check", 60 * 60),
     ("Outbox: re-enqueue stuck messages and deliveries", "integrations.outbox_sweep", 60),

@@ -1,0 +1,307 @@
+"""The forecasting model itself: pure functions over a daily net series (no database).
+
+Model: exponential smoothing with additive errors, an additive damped trend and an
+additive weekly season, ETS(A,Ad,A) with period 7, fitted by maximum likelihood
+(statsmodels `ETSModel`). Additive, not multiplicative: a day's net can be zero or
+negative (refunds, disputes, fees). Damped, so a trend fitted on the last months does
+not run away over a quarter's horizon.
+
+Daily bounds are the model's analytic prediction intervals. The interval of a SUM of
+days (month, quarter) comes from simulating whole future paths from the fitted model
+(`ETSResults.simulate`) and taking quantiles of each path's sum: errors of consecutive
+days are correlated through the level and trend, so summing daily bounds would be far
+too wide, and summing daily variances as if independent far too narrow.
+
+Floats live only inside the fit; everything returned for storage is rounded to integer
+minor units.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+MODEL_NAME = "ETS(A,Ad,A) weekly"
+SEASON_DAYS = 7
+MIN_HISTORY_DAYS = 56  # eight weeks: fewer and we say "not enough history", never draw a line
+MAX_FIT_DAYS = 730  # two years: older days say little about next month
+HORIZON_DAYS = 100  # the longest quarter (92 days) plus a week of staleness
+SIMULATIONS = 1000
+SIMULATION_SEED = 19  # the same data gives the same stored interval
+OUTLIER_SIGMAS = 3.0
+
+
+@dataclass(frozen=True)
+class Band:
+    """Per forecast day, integer minor units, aligned with `first_day`, `first_day + 1`, …"""
+
+    mean: list[int]
+    lower80: list[int]
+    upper80: list[int]
+    lower95: list[int]
+    upper95: list[int]
+
+
+@dataclass(frozen=True)
+class PeriodTail:
+    """Sums from forecast day i through `last_day` of a period: index 0 is the first forecast day.
+
+    mean / lower80 / upper80 are the mean and the 10th / 90th percentiles of the simulated sums.
+    """
+
+    cadence: str  # "month" or "quarter"
+    first_day: date
+    last_day: date
+    mean: list[int]
+    lower80: list[int]
+    upper80: list[int]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cadence": self.cadence,
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "mean": self.mean,
+            "lower80": self.lower80,
+            "upper80": self.upper80,
+        }
+
+
+@dataclass(frozen=True)
+class Fit:
+    model_name: str
+    first_day: date  # first day of the fitted window
+    last_day: date  # last actual day; the forecast starts the next day
+    parameters: dict[str, Any]
+    band: Band
+    tails: list[PeriodTail] = field(default_factory=list)
+
+
+def quarter_bounds(day: date) -> tuple[date, date]:
+    first_month = 3 * ((day.month - 1) // 3) + 1
+    first = date(day.year, first_month, 1)
+    following = date(day.year + (first_month + 3 > 12), (first_month + 3 - 1) % 12 + 1, 1)
+    return first, following - timedelta(days=1)
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def period_bounds(cadence: str, day: date) -> tuple[date, date]:
+    return month_bounds(day) if cadence == "month" else quarter_bounds(day)
+
+
+def has_enough_history(days: int) -> bool:
+    return days >= MIN_HISTORY_DAYS
+
+
+def _to_int(values: Any) -> list[int]:
+    return [round(float(v)) for v in np.asarray(values, dtype=float)]
+
+
+def _model(values: Sequence[float], first_day: date) -> Any:
+    index = pd.date_range(first_day, periods=len(values), freq="D")
+    series = pd.Series(np.asarray(values, dtype=float), index=index)
+    return ETSModel(series, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=SEASON_DAYS)
+
+
+def _fit(values: list[float], first_day: date) -> Any:
+    model = _model(values, first_day)
+    with warnings.catch_warnings():
+        # A flat or short series may not converge to the optimum; the fit is still a valid ETS model.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return model.fit(disp=False, maxiter=200)
+
+
+def robust_sigma(residuals: Any) -> float:
+    """1.4826 x the median absolute deviation: the spread of ordinary days, blind to the odd outlier."""
+    array = np.asarray(residuals, dtype=float)
+    return float(1.4826 * np.median(np.abs(array - np.median(array))))
+
+
+def fit_results(values: Sequence[float], first_day: date) -> tuple[Any, list[float]]:
+    """statsmodels' fitted ETS results for `values` (daily, from `first_day`), and the values it was fitted on.
+
+    Days further than OUTLIER_SIGMAS robust standard deviations from the first fit's one-step
+    expectation (a holiday, a one-off contract, an anomaly) are replaced by that expectation and
+    the model is fitted again: one odd day then neither bends the weekly season nor widens every
+    interval, and it is exactly what the anomaly check is there to report.
+    """
+    cleaned = [float(v) for v in values]
+    results = _fit(cleaned, first_day)
+    fitted = np.asarray(results.fittedvalues, dtype=float)
+    residuals = np.asarray(cleaned) - fitted
+    limit = OUTLIER_SIGMAS * robust_sigma(residuals)
+    outliers = np.abs(residuals - np.median(residuals)) > limit
+    if limit > 0 and outliers.any():
+        cleaned = [float(f) if o else v for v, f, o in zip(cleaned, fitted, outliers, strict=True)]
+        results = _fit(cleaned, first_day)
+    return results, cleaned
+
+
+def one_step(cleaned: Sequence[float], actual: int, first_day: date, fitted: Any) -> float:
+    """The expectation of the day after `cleaned` with `fitted`'s parameters, made without seeing it."""
+    smoothed = _model([*cleaned, float(actual)], first_day).smooth(fitted.params)
+    return float(np.asarray(smoothed.fittedvalues, dtype=float)[-1])
+
+
+def _parameters(results: Any, outlier_days: int) -> dict[str, Any]:
+    """Smoothing parameters as floats (they are not money); states and spread in minor units."""
+    parameters: dict[str, Any] = {}
+    for name, value in zip(results.param_names, np.asarray(results.params, dtype=float), strict=True):
+        if name.startswith("initial_"):
+            parameters[f"{name}_cents"] = round(float(value))
+        else:
+            parameters[name] = round(float(value), 6)
+    parameters["sigma_cents"] = round(math.sqrt(max(float(results.mse), 0.0)))
+    parameters["aic"] = round(float(results.aic), 2)
+    parameters["outlier_days"] = outlier_days
+    return parameters
+
+
+def _tails(paths: np.ndarray, first_day: date) -> list[PeriodTail]:
+    """Month and quarter sums for the periods a week-stale forecast may still be asked about."""
+    tails: list[PeriodTail] = []
+    seen: set[tuple[str, date]] = set()
+    for offset in range(SEASON_DAYS + 1):
+        day = first_day + timedelta(days=offset)
+        for cadence in ("month", "quarter"):
+            period_first, period_last = period_bounds(cadence, day)
+            if (cadence, period_first) in seen:
+                continue
+            seen.add((cadence, period_first))
+            count = (period_last - first_day).days + 1
+            if count > paths.shape[0]:
+                continue
+            # Reverse cumulative sums: row i is the sum of days i .. period_last of each path.
+            sums = np.cumsum(paths[:count][::-1], axis=0)[::-1]
+            tails.append(
+                PeriodTail(
+                    cadence=cadence,
+                    first_day=period_first,
+                    last_day=period_last,
+                    mean=_to_int(sums.mean(axis=1)),
+                    lower80=_to_int(np.percentile(sums, 10, axis=1)),
+                    upper80=_to_int(np.percentile(sums, 90, axis=1)),
+                )
+            )
+    return tails
+
+
+def fit_forecast(
+    values: list[int], *, first_day: date, horizon: int = HORIZON_DAYS, simulations: int = SIMULATIONS
+) -> Fit:
+    """Fit ETS(A,Ad,A) to daily nets (minor units, `first_day` onwards, no gaps) and forecast `horizon` days.
+
+    The caller checks `has_enough_history` first; at most the last MAX_FIT_DAYS are used.
+    """
+    if not has_enough_history(len(values)):
+        raise ValueError(f"{len(values)} days of history; at least {MIN_HISTORY_DAYS} are needed")
+    if len(values) > MAX_FIT_DAYS:
+        first_day += timedelta(days=len(values) - MAX_FIT_DAYS)
+        values = values[-MAX_FIT_DAYS:]
+    results, cleaned = fit_results(values, first_day)
+    n = len(values)
+    frame80 = results.get_prediction(start=n, end=n + horizon - 1).summary_frame(alpha=0.2)
+    frame95 = results.get_prediction(start=n, end=n + horizon - 1).summary_frame(alpha=0.05)
+    band = Band(
+        mean=_to_int(frame80["mean"]),
+        lower80=_to_int(frame80["pi_lower"]),
+        upper80=_to_int(frame80["pi_upper"]),
+        lower95=_to_int(frame95["pi_lower"]),
+        upper95=_to_int(frame95["pi_upper"]),
+    )
+    paths = np.asarray(
+        results.simulate(nsimulations=horizon, repetitions=simulations, anchor="end", random_state=SIMULATION_SEED),
+        dtype=float,
+    ).reshape(horizon, simulations)
+    last_day = first_day + timedelta(days=n - 1)
+    return Fit(
+        model_name=MODEL_NAME,
+        first_day=first_day,
+        last_day=last_day,
+        parameters=_parameters(results, sum(c != v for c, v in zip(cleaned, values, strict=True))),
+        band=band,
+        tails=_tails(paths, last_day + timedelta(days=1)),
+    )
+
+
+def seasonal_naive(values: list[int], horizon: int) -> list[int]:
+    """The baseline: every future day repeats the same weekday of the last observed week."""
+    last_week = values[-SEASON_DAYS:]
+    return [last_week[h % SEASON_DAYS] for h in range(horizon)]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A period's projected total: actual through `actual_through`, forecast for the rest."""
+
+    cadence: str
+    first_day: date
+    last_day: date
+    actual_through: date
+    actual_cents: int
+    projected_cents: int
+    lower80_cents: int
+    upper80_cents: int
+
+    @property
+    def complete(self) -> bool:
+        return self.actual_through >= self.last_day
+
+
+def project_period(
+    *,
+    cadence: str,
+    day: date,
+    actual_cents: int,
+    first_forecast_day: date,
+    tails: list[dict[str, Any]],
+) -> Projection | None:
+    """The period of `cadence` containing `day`: `actual_cents` (its first day through `day`) plus the
+    simulated sum of the days after `day`. None when the stored forecast does not cover those days."""
+    period_first, period_last = period_bounds(cadence, day)
+    if day >= period_last:
+        return Projection(
+            cadence, period_first, period_last, day, actual_cents, actual_cents, actual_cents, actual_cents
+        )
+    offset = (day + timedelta(days=1) - first_forecast_day).days
+    for tail in tails:
+        if tail["cadence"] == cadence and tail["first_day"] == period_first.isoformat():
+            if not 0 <= offset < len(tail["mean"]):
+                return None
+            return Projection(
+                cadence=cadence,
+                first_day=period_first,
+                last_day=period_last,
+                actual_through=day,
+                actual_cents=actual_cents,
+                projected_cents=actual_cents + int(tail["mean"][offset]),
+                lower80_cents=actual_cents + int(tail["lower80"][offset]),
+                upper80_cents=actual_cents + int(tail["upper80"][offset]),
+            )
+    return None
+
+
+def is_anomaly(
+    *, actual: int, mean: int, lower95: int, upper95: int, min_deviation: int, min_relative: float = 0.25
+) -> bool:
+    """A day outside the forecast's 95% interval that is also far in money: at least `min_deviation`
+    minor units and `min_relative` of the expected day away from it. The money floor keeps the one
+    day in twenty that a 95% interval misses by chance from becoming an alert (about 1.5 a month)."""
+    if lower95 <= actual <= upper95:
+        return False
+    return abs(actual - mean) >= max(min_deviation, min_relative * abs(mean))
