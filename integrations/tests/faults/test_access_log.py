@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -25,7 +26,11 @@ def test_the_gumroad_token_is_redacted_in_the_access_log(start_gunicorn, tmp_pat
     query = urlencode({"token": h.GUMROAD_SECRET, "other": "kept"})
     response = requests.post(f"{base_url}/webhooks/gumroad?{query}", data=h.gumroad_ping(), timeout=30)
     assert response.status_code == 200
-    log = (tmp_path / f"gunicorn-{base_url.rsplit(':', 1)[1]}.log").read_text()
+    log_path = tmp_path / f"gunicorn-{base_url.rsplit(':', 1)[1]}.log"
+    deadline = time.monotonic() + 10  # the access log is written by a listener thread, just after the answer
+    while "POST /webhooks/gumroad" not in log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = log_path.read_text()
     assert "POST /webhooks/gumroad?token=[redacted]&other=kept" in log
     assert h.GUMROAD_SECRET not in log
 
@@ -47,6 +52,7 @@ def test_the_filter_redacts_format_arguments_and_plain_messages():
 def test_the_access_log_is_written_by_a_listener_thread_with_uvicorns_formatter(tmp_path):
     """The request thread only queues the record; the listener formats it with the handler's own
     formatter (uvicorn's needs the record's arguments) and writes it, redacted."""
+    import atexit
     import threading
 
     from uvicorn.logging import AccessFormatter
@@ -68,6 +74,7 @@ def test_the_access_log_is_written_by_a_listener_thread_with_uvicorns_formatter(
     listener = access_log_off_the_hot_path(logger)
     assert listener is not None and handler not in logger.handlers
     logger.info('%s - "%s %s HTTP/%s" %d', "1.2.3.4:5", "POST", "/webhooks/gumroad?token=s3cret", "1.1", 200)
+    atexit.unregister(listener.stop)  # stopped here, not again at exit
     listener.stop()
     assert written == [
         (written[0][0], '1.2.3.4:5 - "POST /webhooks/gumroad?token=[redacted] HTTP/1.1" 200 OK'),
