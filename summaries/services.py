@@ -605,6 +605,38 @@ def _revise_locked(period: Period, digest: RevenueSummary) -> OutboxMessage | No
     return outbox_publish(topic=f"{TOPIC_REVISED_PREFIX}{period.cadence}", payload=payload)
 
 
+def _moved_since_sent(periods: set[Period]) -> set[Period]:
+    """Of `periods`, the sent ones whose ledger no longer matches what was sent (per entity: net and
+    row count per currency, the sent snapshot), found with one aggregation per cadence: only these are
+    locked and recomputed, so a tick over many late rows already revised costs a few queries."""
+    moved: set[Period] = set()
+    for cadence in {period.cadence for period in periods}:
+        starts = {period.first_day: period for period in periods if period.cadence == cadence}
+        sent = {
+            (row.start_date, row.entity_id): row.sent_snapshot
+            for row in summaries_sent_between(
+                cadence=cadence, first_start=min(starts), before=max(starts) + timedelta(days=1)
+            )
+            if row.start_date in starts
+        }
+        now_known: dict[tuple[date, int | None], dict[str, dict[str, int]]] = defaultdict(dict)
+        for total in ledger_totals_by_period(
+            cadence=cadence,
+            start=day_start(min(starts)),
+            end=day_start(max(period.last_day for period in starts.values()) + timedelta(days=1)),
+        ):
+            if total["bucket"] in starts:
+                now_known[(total["bucket"], total["entity_id"])][total["currency"]] = {
+                    "net_cents": total["net_cents"],
+                    "event_count": total["event_count"],
+                }
+        sent_starts = {start for start, _ in sent}
+        for key in set(sent) | set(now_known):
+            if key[0] in sent_starts and dict(sorted(now_known.get(key, {}).items())) != sent.get(key, {}):
+                moved.add(starts[key[0]])
+    return moved
+
+
 def summaries_revise(*, now: datetime | None = None) -> list[OutboxMessage]:
     """What the tick does after sending: every sent summary whose period gained a row since it was sent
     (a correction dated in it, a late event) is recomputed, and a changed one published as revised:
@@ -615,13 +647,14 @@ def summaries_revise(*, now: datetime | None = None) -> list[OutboxMessage]:
     """
     now = now or timezone.now()
     today = business_date_of(now)
-    periods = {
-        period_containing(cadence, day) for day in late_row_days(since=now - REVISION_LOOKBACK) for cadence in Cadence
+    reported = {
+        period
+        for day in late_row_days(since=now - REVISION_LOOKBACK)
+        for cadence in Cadence
+        if (period := period_containing(cadence, day)).last_day < today  # else the summary itself carries the row
     }
     messages = []
-    for period in sorted(periods, key=lambda p: (p.first_day, p.cadence)):
-        if period.last_day >= today:
-            continue  # not reported yet: the summary itself will carry the row
+    for period in sorted(_moved_since_sent(reported), key=lambda p: (p.first_day, p.cadence)):
         with transaction.atomic():
             digest = _lock_digest_row(period)
             message = _revise_locked(period, digest) if digest.sent_at is not None else None

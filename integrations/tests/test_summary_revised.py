@@ -16,6 +16,7 @@ from integrations.models import Delivery
 from revenue.models import RevenueEvent
 from revenue.selectors import effective_date
 from revenue.services import revenue_event_reverse_by_user
+from summaries.services import summaries_revise
 
 from .summary_fixtures import (  # noqa: F401  (fixtures)
     DAILY_TITLE,
@@ -106,3 +107,21 @@ def test_a_late_row_for_a_period_not_yet_sent_revises_nothing(day_of_revenue, sl
     tick(MORNING + timedelta(hours=1, minutes=15))
     assert len(slack_api.messages) == before + 2
     assert not slack_api.starting("Revised: Monthly")
+
+
+def test_a_tick_after_the_revision_checks_the_sent_periods_in_a_few_queries(
+    day_of_revenue, slack_api, tick, time_machine, django_assert_max_num_queries
+):
+    tick()
+    later = MORNING + timedelta(hours=3)
+    time_machine.move_to(later, tick=False)
+    revenue_event_reverse_by_user(event=RevenueEvent.objects.get(provider="manual"), reason="PO cancelled")
+    tick(later + timedelta(minutes=15))
+    assert len(slack_api.starting("Revised:")) == 2
+
+    # The late row is still in the look-back: each cadence is compared with what was sent in one
+    # aggregation, and no period is locked or recomputed (every tick did so before; under a fast
+    # clock the worker fell behind the beat).
+    time_machine.move_to(later + timedelta(minutes=30), tick=False)
+    with django_assert_max_num_queries(5):
+        assert summaries_revise() == []
