@@ -269,6 +269,8 @@ DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=0)
 # a daily-net anomaly must also be at least this many major units of its currency.
 ALERTS_DUPLICATE_WINDOW_MINUTES = env.int("ALERTS_DUPLICATE_WINDOW_MINUTES", default=10)
 ALERTS_ANOMALY_MIN_DEVIATION = env.int("ALERTS_ANOMALY_MIN_DEVIATION", default=250)
+# Whose public and unofficial holidays the forecasts learn (the `holidays` library's country code; empty: none).
+FORECAST_HOLIDAY_COUNTRY = env.str("FORECAST_HOLIDAY_COUNTRY", default="US")
 # Public base URL (e.g. https://branchberg.up.railway.app): links in Slack messages. Blank: paths only.
 SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 

@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
-
 from . import engine
 
 HORIZON = 28
@@ -113,7 +111,7 @@ class Backtest:
         }
 
 
-def _month_cases(result: Backtest, warmup: int) -> None:
+def _month_cases(result: Backtest, warmup: int, country: str | None) -> None:
     values, first_day = result.values, result.first_day
     last_day = result.day(len(values) - 1)
     month_first, _ = engine.month_bounds(first_day)
@@ -124,7 +122,7 @@ def _month_cases(result: Backtest, warmup: int) -> None:
         origin = month_last - timedelta(days=HORIZON)
         known = (origin - first_day).days + 1
         if known >= warmup:
-            fit = engine.fit_forecast(values[:known], first_day=first_day, horizon=HORIZON)
+            fit = engine.fit_forecast(values[:known], first_day=first_day, horizon=HORIZON, country=country)
             result.fit_count += 1
             to_date_from = max((month_first - first_day).days, 0)
             to_date = sum(values[to_date_from:known]) if origin >= month_first else 0
@@ -146,33 +144,33 @@ def _month_cases(result: Backtest, warmup: int) -> None:
         month_first = month_last + timedelta(days=1)
 
 
-def _weekly_origins(result: Backtest, warmup: int, baseline: AnomalyRule | None, anomaly_floor: int) -> None:
+def _weekly_origins(
+    result: Backtest, warmup: int, baseline: AnomalyRule | None, anomaly_floor: int, country: str | None
+) -> None:
     values, n, first_day = result.values, len(result.values), result.first_day
     for known in range(warmup, n, REFIT_DAYS):
-        results, cleaned = engine.fit_results(values[:known], first_day)
+        fitted = engine.fit_results(values[:known], first_day, horizon=HORIZON, country=country)
         result.fit_count += 1
         horizon = min(HORIZON, n - known)
-        frame80 = results.get_prediction(start=known, end=known + horizon - 1).summary_frame(alpha=0.2)
-        frame95 = results.get_prediction(start=known, end=known + horizon - 1).summary_frame(alpha=0.05)
+        band = engine.forecast_band(fitted, known, horizon)
         for h in range(horizon):
             actual = values[known + h]
             result.daily_count += 1
-            result.daily_inside80 += bool(frame80["pi_lower"].iloc[h] <= actual <= frame80["pi_upper"].iloc[h])
-            result.daily_inside95 += bool(frame95["pi_lower"].iloc[h] <= actual <= frame95["pi_upper"].iloc[h])
-        # One step ahead for the week's days, as the nightly fit does: these parameters, the history
-        # cleaned of outlier days as they are found.
-        sigma = float(np.sqrt(float(results.mse)))
+            result.daily_inside80 += band.lower80[h] <= actual <= band.upper80[h]
+            result.daily_inside95 += band.lower95[h] <= actual <= band.upper95[h]
+        # One step ahead for the fortnight's days, as the nightly fit does: these parameters, the
+        # history as the weekly model sees it, extended day by day.
+        cleaned = list(fitted.cleaned)
         for index in range(known, min(known + REFIT_DAYS, n)):
             actual = values[index]
-            expected = engine.one_step(cleaned, actual, first_day, results)
-            mean = round(expected)
-            lower, upper = round(expected - Z95 * sigma), round(expected + Z95 * sigma)
+            step = engine.one_step(fitted, cleaned, actual, z=Z95)
+            mean, lower, upper = round(step.mean), round(step.lower), round(step.upper)
             result.one_step[index] = (mean, lower, upper)
             if engine.is_anomaly(actual=actual, mean=mean, lower95=lower, upper95=upper, min_deviation=anomaly_floor):
                 result.flagged.add(index)
             if baseline is not None and baseline(values, index):
                 result.baseline_flagged.add(index)
-            cleaned.append(expected if abs(actual - expected) > engine.OUTLIER_SIGMAS * sigma else float(actual))
+            cleaned.append(step.seen)
 
 
 def backtest(
@@ -182,15 +180,17 @@ def backtest(
     anomaly_floor: int,
     baseline: AnomalyRule | None = None,
     warmup: int = engine.MIN_HISTORY_DAYS,
+    country: str | None = None,
 ) -> Backtest:
-    """Run the three backtests over `values` (daily net, minor units, from `first_day`)."""
+    """Run the three backtests over `values` (daily net, minor units, from `first_day`), with
+    `country`'s holiday calendar (None: no holidays)."""
     result = Backtest(first_day=first_day, values=values)
     if len(values) < warmup + 1:
         return result
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _month_cases(result, warmup)
-        _weekly_origins(result, warmup, baseline, anomaly_floor)
+        _month_cases(result, warmup, country)
+        _weekly_origins(result, warmup, baseline, anomaly_floor, country)
     return result
 
 

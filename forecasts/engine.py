@@ -30,6 +30,8 @@ import pandas as pd
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
+from .calendar import Effect, calendar_effects
+
 MODEL_NAME = "ETS(A,Ad,A) weekly"
 SEASON_DAYS = 7
 MIN_HISTORY_DAYS = 56  # eight weeks: fewer and we say "not enough history", never draw a line
@@ -132,34 +134,131 @@ def robust_sigma(residuals: Any) -> float:
     return float(1.4826 * np.median(np.abs(array - np.median(array))))
 
 
-def fit_results(values: Sequence[float], first_day: date) -> tuple[Any, list[float]]:
-    """statsmodels' fitted ETS results for `values` (daily, from `first_day`), and the values it was fitted on.
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted model: statsmodels' ETS results on the history as the weekly model saw it
+    (`cleaned`: calendar effects taken out, outlier days replaced), and the calendar effects
+    of every day from the first fitted day through the forecast's last."""
 
-    Days further than OUTLIER_SIGMAS robust standard deviations from the first fit's one-step
-    expectation (a holiday, a one-off contract, an anomaly) are replaced by that expectation and
-    the model is fitted again: one odd day then neither bends the weekly season nor widens every
-    interval, and it is exactly what the anomaly check is there to report.
+    results: Any
+    cleaned: list[float]
+    effects: dict[date, Effect]
+    first_day: date
+
+    @property
+    def sigma(self) -> float:
+        return math.sqrt(max(float(self.results.mse), 0.0))
+
+    def effect(self, index: int) -> Effect | None:
+        return self.effects.get(self.first_day + timedelta(days=index))
+
+
+BASELINE_WEEKS = 4
+
+
+def weekly_baseline(values: np.ndarray) -> np.ndarray:
+    """Each day's robust expectation: the median of the same weekday up to BASELINE_WEEKS weeks either
+    side (at the ends, the nearest 2 x BASELINE_WEEKS such days). Unlike a fitted model's one-step
+    expectation, odd days (up to three of the eight) never move it, so it is what odd days are
+    measured against."""
+    n = len(values)
+    wanted = 2 * BASELINE_WEEKS
+    baseline = np.empty(n)
+    for index in range(n):
+        around = [
+            index + SEASON_DAYS * k
+            for k in range(-BASELINE_WEEKS, BASELINE_WEEKS + 1)
+            if k and 0 <= index + SEASON_DAYS * k < n
+        ]
+        if len(around) < wanted:
+            nearest = sorted(range(index % SEASON_DAYS, n, SEASON_DAYS), key=lambda other: abs(other - index))
+            around = [other for other in nearest if other != index][:wanted]
+        baseline[index] = float(np.median(values[around])) if around else float(values[index])
+    return baseline
+
+
+def fit_results(
+    values: Sequence[float], first_day: date, *, horizon: int = HORIZON_DAYS, country: str | None = None
+) -> Fitted:
+    """Fit ETS to `values` (daily, from `first_day`), with `country`'s calendar effects for the
+    history and the next `horizon` days.
+
+    Against each day's robust weekly baseline (`weekly_baseline`), the calendar effects are
+    learned (`forecasts.calendar`: holidays and recurring days of the month that repeat) and
+    taken out of their days, and the outlier days (further than OUTLIER_SIGMAS robust standard
+    deviations from it: an unknown holiday, a one-off contract, an anomaly) are replaced by the
+    baseline. ETS is fitted on what remains, so one odd day neither bends the weekly season nor
+    widens every interval; it is exactly what the anomaly check is there to report.
     """
-    cleaned = [float(v) for v in values]
-    results = _fit(cleaned, first_day)
-    fitted = np.asarray(results.fittedvalues, dtype=float)
-    residuals = np.asarray(cleaned) - fitted
-    limit = OUTLIER_SIGMAS * robust_sigma(residuals)
-    outliers = np.abs(residuals - np.median(residuals)) > limit
-    if limit > 0 and outliers.any():
-        cleaned = [float(f) if o else v for v, f, o in zip(cleaned, fitted, outliers, strict=True)]
-        results = _fit(cleaned, first_day)
-    return results, cleaned
+    raw = np.asarray(values, dtype=float)
+    last_day = first_day + timedelta(days=len(raw) - 1)
+    baseline = weekly_baseline(raw)
+    spread = robust_sigma(raw - baseline)
+    effects = calendar_effects(
+        values=raw,
+        expected=baseline,
+        first_day=first_day,
+        sigma=spread,
+        through=last_day + timedelta(days=horizon),
+        country=country,
+    )
+    cleaned = raw.copy()
+    for index in range(len(raw)):
+        effect = effects.get(first_day + timedelta(days=index))
+        if effect is not None:
+            cleaned[index] = effect.underlying(raw[index])
+    if spread > 0:
+        cleaned = np.where(np.abs(cleaned - baseline) > OUTLIER_SIGMAS * spread, baseline, cleaned)
+    results = _fit(list(cleaned), first_day)
+    return Fitted(results=results, cleaned=[float(v) for v in cleaned], effects=effects, first_day=first_day)
 
 
-def one_step(cleaned: Sequence[float], actual: int, first_day: date, fitted: Any) -> float:
-    """The expectation of the day after `cleaned` with `fitted`'s parameters, made without seeing it."""
-    smoothed = _model([*cleaned, float(actual)], first_day).smooth(fitted.params)
-    return float(np.asarray(smoothed.fittedvalues, dtype=float)[-1])
+@dataclass(frozen=True)
+class OneStep:
+    """A day's expectation made without seeing it, its interval, and the day as the weekly model
+    sees it afterwards (calendar effect taken out, an outlier replaced by the expectation)."""
+
+    mean: float
+    lower: float
+    upper: float
+    seen: float
 
 
-def _parameters(results: Any, outlier_days: int) -> dict[str, Any]:
+def one_step(fitted: Fitted, cleaned: list[float], actual: int, *, z: float) -> OneStep:
+    """The day after `cleaned` with `fitted`'s parameters, its interval `z` sigmas wide."""
+    smoothed = _model([*cleaned, float(actual)], fitted.first_day).smooth(fitted.results.params)
+    base = float(np.asarray(smoothed.fittedvalues, dtype=float)[-1])
+    lower, upper = base - z * fitted.sigma, base + z * fitted.sigma
+    effect = fitted.effect(len(cleaned))
+    underlying = effect.underlying(actual) if effect else float(actual)
+    seen = base if abs(underlying - base) > OUTLIER_SIGMAS * fitted.sigma else underlying
+    if effect:
+        return OneStep(effect.mean(base), *effect.bounds(lower, upper), seen=seen)
+    return OneStep(base, lower, upper, seen)
+
+
+def forecast_band(fitted: Fitted, start: int, horizon: int) -> Band:
+    """Daily mean and 80/95% bounds for days `start` .. `start + horizon - 1` (indexes from the first
+    fitted day): the model's analytic intervals, each day moved by its calendar effect."""
+    end = start + horizon - 1
+    frame80 = fitted.results.get_prediction(start=start, end=end).summary_frame(alpha=0.2)
+    frame95 = fitted.results.get_prediction(start=start, end=end).summary_frame(alpha=0.05)
+    columns: dict[str, list[float]] = {name: [] for name in ("mean", "lower80", "upper80", "lower95", "upper95")}
+    for h in range(horizon):
+        effect = fitted.effect(start + h)
+        mean = float(frame80["mean"].iloc[h])
+        bounds80 = (float(frame80["pi_lower"].iloc[h]), float(frame80["pi_upper"].iloc[h]))
+        bounds95 = (float(frame95["pi_lower"].iloc[h]), float(frame95["pi_upper"].iloc[h]))
+        if effect:
+            mean, bounds80, bounds95 = effect.mean(mean), effect.bounds(*bounds80), effect.bounds(*bounds95)
+        for name, value in zip(columns, (mean, *bounds80, *bounds95), strict=True):
+            columns[name].append(value)
+    return Band(**{name: _to_int(column) for name, column in columns.items()})
+
+
+def _parameters(fitted: Fitted, outlier_days: int, forecast_first_day: date) -> dict[str, Any]:
     """Smoothing parameters as floats (they are not money); states and spread in minor units."""
+    results = fitted.results
     parameters: dict[str, Any] = {}
     for name, value in zip(results.param_names, np.asarray(results.params, dtype=float), strict=True):
         if name.startswith("initial_"):
@@ -169,6 +268,9 @@ def _parameters(results: Any, outlier_days: int) -> dict[str, Any]:
     parameters["sigma_cents"] = round(math.sqrt(max(float(results.mse), 0.0)))
     parameters["aic"] = round(float(results.aic), 2)
     parameters["outlier_days"] = outlier_days
+    parameters["calendar_effects"] = [
+        effect.as_json(day) for day, effect in sorted(fitted.effects.items()) if day >= forecast_first_day
+    ]
     return parameters
 
 
@@ -202,9 +304,15 @@ def _tails(paths: np.ndarray, first_day: date) -> list[PeriodTail]:
 
 
 def fit_forecast(
-    values: list[int], *, first_day: date, horizon: int = HORIZON_DAYS, simulations: int = SIMULATIONS
+    values: list[int],
+    *,
+    first_day: date,
+    horizon: int = HORIZON_DAYS,
+    simulations: int = SIMULATIONS,
+    country: str | None = None,
 ) -> Fit:
-    """Fit ETS(A,Ad,A) to daily nets (minor units, `first_day` onwards, no gaps) and forecast `horizon` days.
+    """Fit ETS(A,Ad,A) to daily nets (minor units, `first_day` onwards, no gaps) and forecast `horizon`
+    days, with `country`'s holidays and recurring days of the month (`forecasts.calendar`).
 
     The caller checks `has_enough_history` first; at most the last MAX_FIT_DAYS are used.
     """
@@ -213,28 +321,26 @@ def fit_forecast(
     if len(values) > MAX_FIT_DAYS:
         first_day += timedelta(days=len(values) - MAX_FIT_DAYS)
         values = values[-MAX_FIT_DAYS:]
-    results, cleaned = fit_results(values, first_day)
+    fitted = fit_results(values, first_day, horizon=horizon, country=country)
     n = len(values)
-    frame80 = results.get_prediction(start=n, end=n + horizon - 1).summary_frame(alpha=0.2)
-    frame95 = results.get_prediction(start=n, end=n + horizon - 1).summary_frame(alpha=0.05)
-    band = Band(
-        mean=_to_int(frame80["mean"]),
-        lower80=_to_int(frame80["pi_lower"]),
-        upper80=_to_int(frame80["pi_upper"]),
-        lower95=_to_int(frame95["pi_lower"]),
-        upper95=_to_int(frame95["pi_upper"]),
-    )
     paths = np.asarray(
-        results.simulate(nsimulations=horizon, repetitions=simulations, anchor="end", random_state=SIMULATION_SEED),
+        fitted.results.simulate(
+            nsimulations=horizon, repetitions=simulations, anchor="end", random_state=SIMULATION_SEED
+        ),
         dtype=float,
     ).reshape(horizon, simulations)
+    for h in range(horizon):
+        if effect := fitted.effect(n + h):
+            paths[h] = paths[h] * effect.ratio + effect.shift
     last_day = first_day + timedelta(days=n - 1)
     return Fit(
         model_name=MODEL_NAME,
         first_day=first_day,
         last_day=last_day,
-        parameters=_parameters(results, sum(c != v for c, v in zip(cleaned, values, strict=True))),
-        band=band,
+        parameters=_parameters(
+            fitted, sum(c != v for c, v in zip(fitted.cleaned, values, strict=True)), last_day + timedelta(days=1)
+        ),
+        band=forecast_band(fitted, n, horizon),
         tails=_tails(paths, last_day + timedelta(days=1)),
     )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,7 +41,9 @@ def _forecast_row(*, history: History, now: datetime) -> RevenueForecast:
     if not engine.has_enough_history(history.history_days):
         return RevenueForecast(status=RevenueForecast.Status.NOT_ENOUGH_HISTORY, **common)
     try:
-        fit = engine.fit_forecast(history.values, first_day=history.first_day)
+        fit = engine.fit_forecast(
+            history.values, first_day=history.first_day, country=settings.FORECAST_HOLIDAY_COUNTRY
+        )
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
         # One series the optimiser cannot handle must not stop the others' forecasts.
         logger.exception("forecast fit failed for entity %s %s", history.entity_id, history.currency)

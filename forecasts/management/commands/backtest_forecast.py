@@ -76,7 +76,13 @@ class Command(BaseCommand):
             raise CommandError(f"{found.name} has no {currency} ledger rows")
         [history] = histories
         rule = MedianMadRule(first_day=history.first_day, currency=currency)
-        result = backtest(history.values, first_day=history.first_day, anomaly_floor=rule.floor, baseline=rule)
+        result = backtest(
+            history.values,
+            first_day=history.first_day,
+            anomaly_floor=rule.floor,
+            baseline=rule,
+            country=settings.FORECAST_HOLIDAY_COUNTRY,
+        )
         if not result.judged_days:
             raise CommandError(f"not enough history: {history.history_days} days (at least 57 are needed to backtest)")
         for line in report_lines(result, label=f"{found.name} {currency}"):
