@@ -110,7 +110,7 @@ def _holiday_effect(name: str, past: list[tuple[float, float]], sigma: float) ->
 
 def calendar_effects(
     *,
-    values: Sequence[float],
+    values: Sequence[float] | np.ndarray[Any, Any],
     expected: Sequence[float] | np.ndarray[Any, Any],
     first_day: date,
     sigma: float,
