@@ -423,7 +423,7 @@ def detect_forecast_anomaly(
     message = (
         f"Net revenue for {entity_name} on {local_day(day)} was {format_money(actual, currency)}, "
         f"{format_money(abs(deviation), currency)} {direction} the expected {format_money(expected.mean_cents, currency)} "
-        f"(95% interval {interval}; forecast {expected.model_name} fitted through "
+        f"({f'{expected.calendar_effect} included; ' if expected.calendar_effect else ''}95% interval {interval}; forecast {expected.model_name} fitted through "
         f"{expected.last_actual_day.isoformat()}); {_plural(row_count, 'ledger row')} that day. "
         f"Where to look: {LEDGER_WHERE}, {day.isoformat()} (Central)"
         + (", and the webhook delivery logs for missing events." if direction == "below" else ".")

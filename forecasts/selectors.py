@@ -119,6 +119,7 @@ class DayForecast:
     upper95_cents: int
     model_name: str
     last_actual_day: date
+    calendar_effect: str = ""  # the holiday or recurring day of the month the expectation carries
 
 
 def day_forecasts(*, day: date) -> dict[tuple[int, str], DayForecast]:
@@ -139,6 +140,14 @@ def day_forecasts(*, day: date) -> dict[tuple[int, str], DayForecast]:
             upper95_cents=forecast.upper95_cents[index],
             model_name=forecast.model_name,
             last_actual_day=forecast.last_actual_day,
+            calendar_effect=next(
+                (
+                    effect["label"]
+                    for effect in forecast.parameters.get("calendar_effects", [])
+                    if effect["day"] == day.isoformat()
+                ),
+                "",
+            ),
         )
     return found
 

@@ -81,3 +81,36 @@ def test_short_history_falls_back_to_the_same_weekday_rule(entities):
     [alert] = anomalies()
     assert alert.fingerprint == f"anomaly:{entity.pk}:USD:2026-06-30"
     assert "above the usual Tuesday" in alert.message
+
+
+def test_a_contract_every_1st_is_expected_and_a_missing_one_is_reported_as_such(entities):
+    """Months of a 5,000.00 contract on the 1st: the forecast learns it (forecasts.calendar), so the
+    next 1st with its contract is no anomaly, and a 1st without it is, naming the effect."""
+    entity = entities["aplus-enterprise"]
+    first = date(2025, 12, 1)
+    usual = weekly_amount(noise=0.03)
+    record_days(
+        entity=entity,
+        first_day=first,
+        last_day=date(2026, 6, 30),
+        amount=lambda day: usual(day) + (500_000 if day.day == 1 else 0),
+    )
+    forecasts_fit(last_day=date(2026, 6, 30))
+
+    revenue_event_record(
+        entry=ledger_entry(entity_hint=entity.slug, amount_cents=610_000, occurred_at=central(date(2026, 7, 1)))
+    )
+    alerts_evaluate(now=central(date(2026, 7, 2), 8))
+    assert anomalies() == []
+
+    record_days(entity=entity, first_day=date(2026, 7, 2), last_day=date(2026, 7, 31), amount=usual)
+    forecasts_fit(last_day=date(2026, 7, 31))
+    revenue_event_record(
+        entry=ledger_entry(entity_hint=entity.slug, amount_cents=110_000, occurred_at=central(date(2026, 8, 1)))
+    )
+    # August 1st is a Saturday (usual net about 70,000): the contract is what was missed.
+    alerts_evaluate(now=central(date(2026, 8, 2), 8))
+    [alert] = anomalies()
+    assert "below the expected" in alert.message
+    assert "day 1 of the month included" in alert.message
+    assert alert.metadata["expected_cents"] > 500_000 and alert.metadata["lower95_cents"] > 110_000
