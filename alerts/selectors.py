@@ -47,7 +47,9 @@ def _scoped(queryset: QuerySet[RevenueEvent], scope: Scope) -> QuerySet[RevenueE
 
 
 def _net_rows() -> QuerySet[RevenueEvent]:
-    return RevenueEvent.objects.exclude(kind=RevenueEvent.Kind.FEE)
+    """The rows a day's net adds up: every ledger row, fees included (revenue's net bucket,
+    docs/numbers.md), the figure the summaries, the dashboard and the forecast call net."""
+    return RevenueEvent.objects.all()
 
 
 def rules_active() -> list[AlertRule]:
