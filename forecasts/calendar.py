@@ -38,8 +38,8 @@ MAX_RATIO = 5.0
 @dataclass(frozen=True)
 class Effect:
     """What one calendar day does to the model's expectation m: `m * ratio + shift`, its bounds
-    moving by `low` (lower) and `high` (upper) excess; a holiday has only a ratio, a day of the
-    month only excesses (minor units)."""
+    moving with it and widening to the `low` (lower) and `high` (upper) excess seen; a holiday has
+    only a ratio, a day of the month only excesses (minor units)."""
 
     label: str
     ratio: float = 1.0
@@ -51,7 +51,15 @@ class Effect:
         return expected * self.ratio + self.shift
 
     def bounds(self, lower: float, upper: float) -> tuple[float, float]:
-        return lower * self.ratio + self.low, upper * self.ratio + self.high
+        """An interval symmetric about the model's expectation moved with it. A holiday's interval
+        keeps its width: the ratio is learned from a year or two of occurrences and is itself
+        uncertain, so the day is not judged more tightly than an ordinary one."""
+        move = (lower + upper) / 2 * (self.ratio - 1)
+        return lower + move + self.low, upper + move + self.high
+
+    def path(self, values: np.ndarray) -> np.ndarray:
+        """Simulated values of the day moved as its interval is (mean scaled, spread kept)."""
+        return values + float(values.mean()) * (self.ratio - 1) + self.shift
 
     def underlying(self, actual: float) -> float:
         """The day as the weekly model would have seen it without the effect."""

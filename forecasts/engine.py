@@ -331,7 +331,7 @@ def fit_forecast(
     ).reshape(horizon, simulations)
     for h in range(horizon):
         if effect := fitted.effect(n + h):
-            paths[h] = paths[h] * effect.ratio + effect.shift
+            paths[h] = effect.path(paths[h])
     last_day = first_day + timedelta(days=n - 1)
     return Fit(
         model_name=MODEL_NAME,
