@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from forecasts.engine import is_anomaly
+from forecasts.engine import anomaly_bounds, is_anomaly
 from forecasts.selectors import DayForecast
 from revenue.business_time import business_local, business_zone, day_bounds
 from revenue.duplicates import duplicate_fingerprint, is_possible_duplicate
@@ -331,6 +331,7 @@ class AnomalyPolicy:
     min_deviation_major: int = 250  # in the currency's major unit (250.00 USD)
     min_relative: Decimal = Decimal("0.25")  # and at least 25 % of the usual day
     min_spread_relative: Decimal = Decimal("0.05")  # a too-regular baseline still has 5 % spread
+    forecast_interval: float = 99.0  # percent: a day outside this interval of its forecast (ALERTS_ANOMALY_INTERVAL)
 
 
 def detect_anomaly(
@@ -402,28 +403,36 @@ def detect_forecast_anomaly(
     policy: AnomalyPolicy | None = None,
 ) -> Condition | None:
     """Daily net of `day` (every ledger row: revenue's net bucket, as the forecast models it) outside
-    the 95% interval of the forecast fitted before it (forecasts), and far in money (the policy's
+    the policy's interval (99% by default) of the forecast fitted before it (forecasts), and far in money (the policy's
     absolute floor and share of the expected day). Same alert type and fingerprint as the
     same-weekday rule, which stays the fallback while a series has no forecast."""
     policy = policy or AnomalyPolicy()
     currency = expected.currency
     floor = policy.min_deviation_major * 10 ** minor_unit_exponent(currency)
-    if not is_anomaly(
-        actual=actual,
+    lower, upper = anomaly_bounds(
         mean=expected.mean_cents,
         lower95=expected.lower95_cents,
         upper95=expected.upper95_cents,
+        interval=policy.forecast_interval,
+    )
+    if not is_anomaly(
+        actual=actual,
+        mean=expected.mean_cents,
+        lower=lower,
+        upper=upper,
         min_deviation=floor,
         min_relative=float(policy.min_relative),
     ):
         return None
     deviation = actual - expected.mean_cents
     direction = "above" if deviation > 0 else "below"
-    interval = f"{format_money(expected.lower95_cents, currency)} to {format_money(expected.upper95_cents, currency)}"
+    interval = (
+        f"{policy.forecast_interval:g}% interval {format_money(lower, currency)} to {format_money(upper, currency)}"
+    )
     message = (
         f"Net revenue for {entity_name} on {local_day(day)} was {format_money(actual, currency)}, "
         f"{format_money(abs(deviation), currency)} {direction} the expected {format_money(expected.mean_cents, currency)} "
-        f"({f'{expected.calendar_effect} included; ' if expected.calendar_effect else ''}95% interval {interval}; forecast {expected.model_name} fitted through "
+        f"({f'{expected.calendar_effect} included; ' if expected.calendar_effect else ''}{interval}; forecast {expected.model_name} fitted through "
         f"{expected.last_actual_day.isoformat()}); {_plural(row_count, 'ledger row')} that day. "
         f"Where to look: {LEDGER_WHERE}, {day.isoformat()} (Central)"
         + (", and the webhook delivery logs for missing events." if direction == "below" else ".")
@@ -441,6 +450,9 @@ def detect_forecast_anomaly(
             "model": expected.model_name,
             "forecast_through": expected.last_actual_day.isoformat(),
             "expected_cents": expected.mean_cents,
+            "interval_percent": policy.forecast_interval,
+            "lower_cents": lower,
+            "upper_cents": upper,
             "lower95_cents": expected.lower95_cents,
             "upper95_cents": expected.upper95_cents,
             "deviation_cents": deviation,

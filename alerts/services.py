@@ -146,7 +146,9 @@ def _duplicate_window() -> timedelta:
 
 
 def _anomaly_policy() -> AnomalyPolicy:
-    return AnomalyPolicy(min_deviation_major=settings.ALERTS_ANOMALY_MIN_DEVIATION)
+    return AnomalyPolicy(
+        min_deviation_major=settings.ALERTS_ANOMALY_MIN_DEVIATION, forecast_interval=settings.ALERTS_ANOMALY_INTERVAL
+    )
 
 
 @transaction.atomic

@@ -263,6 +263,7 @@ def main() -> int:
             anomaly_floor=rule.floor,
             baseline=rule,
             country=settings.FORECAST_HOLIDAY_COUNTRY,
+            interval=settings.ALERTS_ANOMALY_INTERVAL,
         )
         holidays = {i for i in range(DAYS) if first_day + timedelta(days=i) in HOLIDAYS}
         for line in report_lines(result, label=f"{slug} {currency}", injected=injected):
@@ -335,6 +336,7 @@ def main() -> int:
                     anomaly_floor=rule.floor,
                     baseline=rule,
                     country=settings.FORECAST_HOLIDAY_COUNTRY,
+                    interval=settings.ALERTS_ANOMALY_INTERVAL,
                 )
                 label = f"demo {slug} USD" + (f", {len(injected)} days injected +/-40%" if injected_run else "")
                 for line in report_lines(result, label=label, injected=injected if injected_run else None):

@@ -269,6 +269,9 @@ DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=0)
 # a daily-net anomaly must also be at least this many major units of its currency.
 ALERTS_DUPLICATE_WINDOW_MINUTES = env.int("ALERTS_DUPLICATE_WINDOW_MINUTES", default=10)
 ALERTS_ANOMALY_MIN_DEVIATION = env.int("ALERTS_ANOMALY_MIN_DEVIATION", default=250)
+# A day outside this interval of its forecast is an anomaly (percent; docs/forecasts.md#anomalies:
+# 95 alerts on about 1.5 ordinary days a month of a noisy series, 99 on under one).
+ALERTS_ANOMALY_INTERVAL = env.float("ALERTS_ANOMALY_INTERVAL", default=99.0)
 # Whose public and unofficial holidays the forecasts learn (the `holidays` library's country code; empty: none).
 FORECAST_HOLIDAY_COUNTRY = env.str("FORECAST_HOLIDAY_COUNTRY", default="US")
 # Public base URL (e.g. https://branchberg.up.railway.app): links in Slack messages. Blank: paths only.

@@ -10,7 +10,7 @@ Three questions, each against a baseline:
 2. Daily intervals: every 14 days, fit and forecast the next 28 days; the share of actual days
    inside the 80% (and 95%) daily bounds.
 3. Anomalies, one day ahead as in production: with the parameters of the last fortnightly fit, the
-   model's one-step-ahead expectation of each day and its 95% interval (`engine.is_anomaly`),
+   model's one-step-ahead expectation of each day and its anomaly interval (`engine.is_anomaly`),
    against the injected anomaly days when they are known; baseline: the same-weekday median/MAD
    rule (passed in by the caller, alerts' detector).
 """
@@ -28,7 +28,6 @@ from . import engine
 
 HORIZON = 28
 REFIT_DAYS = 14  # the nightly fit refits every day; here parameters are refreshed fortnightly, states daily
-Z95 = 1.959963984540054
 
 # A baseline anomaly rule: (values, index of the day judged) -> flagged.
 AnomalyRule = Callable[[Sequence[int], int], bool]
@@ -145,7 +144,12 @@ def _month_cases(result: Backtest, warmup: int, country: str | None) -> None:
 
 
 def _weekly_origins(
-    result: Backtest, warmup: int, baseline: AnomalyRule | None, anomaly_floor: int, country: str | None
+    result: Backtest,
+    warmup: int,
+    baseline: AnomalyRule | None,
+    anomaly_floor: int,
+    country: str | None,
+    interval: float,
 ) -> None:
     values, n, first_day = result.values, len(result.values), result.first_day
     for known in range(warmup, n, REFIT_DAYS):
@@ -163,10 +167,11 @@ def _weekly_origins(
         cleaned = list(fitted.cleaned)
         for index in range(known, min(known + REFIT_DAYS, n)):
             actual = values[index]
-            step = engine.one_step(fitted, cleaned, actual, z=Z95)
-            mean, lower, upper = round(step.mean), round(step.lower), round(step.upper)
-            result.one_step[index] = (mean, lower, upper)
-            if engine.is_anomaly(actual=actual, mean=mean, lower95=lower, upper95=upper, min_deviation=anomaly_floor):
+            step = engine.one_step(fitted, cleaned, actual, z=engine.Z95)
+            mean, lower95, upper95 = round(step.mean), round(step.lower), round(step.upper)
+            result.one_step[index] = (mean, lower95, upper95)
+            lower, upper = engine.anomaly_bounds(mean=mean, lower95=lower95, upper95=upper95, interval=interval)
+            if engine.is_anomaly(actual=actual, mean=mean, lower=lower, upper=upper, min_deviation=anomaly_floor):
                 result.flagged.add(index)
             if baseline is not None and baseline(values, index):
                 result.baseline_flagged.add(index)
@@ -181,16 +186,18 @@ def backtest(
     baseline: AnomalyRule | None = None,
     warmup: int = engine.MIN_HISTORY_DAYS,
     country: str | None = None,
+    interval: float = 99.0,
 ) -> Backtest:
     """Run the three backtests over `values` (daily net, minor units, from `first_day`), with
-    `country`'s holiday calendar (None: no holidays)."""
+    `country`'s holiday calendar (None: no holidays); anomalies are days outside the `interval`%
+    interval, as ALERTS_ANOMALY_INTERVAL sets it in production."""
     result = Backtest(first_day=first_day, values=values)
     if len(values) < warmup + 1:
         return result
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _month_cases(result, warmup, country)
-        _weekly_origins(result, warmup, baseline, anomaly_floor, country)
+        _weekly_origins(result, warmup, baseline, anomaly_floor, country, interval)
     return result
 
 
@@ -210,7 +217,7 @@ def report_lines(result: Backtest, *, label: str, injected: set[int] | None = No
     ]
     months = result.judged_days / 30
     if injected is not None:
-        for name, flagged in (("forecast 95%", result.flagged), ("median/MAD", result.baseline_flagged)):
+        for name, flagged in (("forecast", result.flagged), ("median/MAD", result.baseline_flagged)):
             score = result.anomaly_score(flagged, injected)
             lines.append(
                 f"  anomalies ({name}), {result.judged_days} days judged one day ahead: caught "
@@ -219,7 +226,7 @@ def report_lines(result: Backtest, *, label: str, injected: set[int] | None = No
             )
     else:
         lines.append(
-            f"  anomaly alerts, {result.judged_days} days judged one day ahead: forecast 95% "
+            f"  anomaly alerts, {result.judged_days} days judged one day ahead: forecast "
             f"{len(result.flagged)} ({len(result.flagged) / months if months else 0:.2f} per month), "
             f"median/MAD {len(result.baseline_flagged)} ({len(result.baseline_flagged) / months if months else 0:.2f} per month)"
         )

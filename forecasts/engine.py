@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -402,12 +403,23 @@ def project_period(
     return None
 
 
+Z95 = NormalDist().inv_cdf(0.975)
+
+
+def anomaly_bounds(*, mean: int, lower95: int, upper95: int, interval: float) -> tuple[int, int]:
+    """The `interval`% bounds of a day from its stored 95% ones, each side scaled about the mean:
+    exact for the model's normal interval; a calendar effect's spread is scaled too (only wider)."""
+    factor = NormalDist().inv_cdf(0.5 + interval / 200) / Z95
+    return round(mean - (mean - lower95) * factor), round(mean + (upper95 - mean) * factor)
+
+
 def is_anomaly(
-    *, actual: int, mean: int, lower95: int, upper95: int, min_deviation: int, min_relative: float = 0.25
+    *, actual: int, mean: int, lower: int, upper: int, min_deviation: int, min_relative: float = 0.25
 ) -> bool:
-    """A day outside the forecast's 95% interval that is also far in money: at least `min_deviation`
-    minor units and `min_relative` of the expected day away from it. The money floor keeps the one
-    day in twenty that a 95% interval misses by chance from becoming an alert (about 1.5 a month)."""
-    if lower95 <= actual <= upper95:
+    """A day outside the forecast's anomaly interval (`anomaly_bounds`) that is also far in money: at
+    least `min_deviation` minor units and `min_relative` of the expected day away from it. The money
+    floor keeps the odd day that an interval misses by chance from becoming an alert on a steady
+    series; on a noisy one, the interval's level does (ALERTS_ANOMALY_INTERVAL, docs/forecasts.md)."""
+    if lower <= actual <= upper:
         return False
     return abs(actual - mean) >= max(min_deviation, min_relative * abs(mean))

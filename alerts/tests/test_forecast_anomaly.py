@@ -44,8 +44,10 @@ def test_a_day_outside_the_95_interval_raises_the_anomaly_with_expected_value_an
     assert alert.metadata["method"] == "forecast"
     expected = alert.metadata["expected_cents"]
     assert 100_000 < expected < 120_000
-    assert alert.metadata["lower95_cents"] > 66_000
-    assert "below the expected" in alert.message and "95% interval" in alert.message
+    assert alert.metadata["lower_cents"] > 66_000 and alert.metadata["interval_percent"] == 99
+    # The 99% bounds are the stored 95% ones widened about the mean.
+    assert alert.metadata["lower_cents"] < alert.metadata["lower95_cents"] < expected
+    assert "below the expected" in alert.message and "99% interval" in alert.message
     assert "ETS(A,Ad,A) weekly fitted through 2026-06-29" in alert.message
     assert "webhook delivery logs" in alert.message
 
@@ -113,4 +115,4 @@ def test_a_contract_every_1st_is_expected_and_a_missing_one_is_reported_as_such(
     [alert] = anomalies()
     assert "below the expected" in alert.message
     assert "day 1 of the month included" in alert.message
-    assert alert.metadata["expected_cents"] > 500_000 and alert.metadata["lower95_cents"] > 110_000
+    assert alert.metadata["expected_cents"] > 500_000 and alert.metadata["lower_cents"] > 110_000

@@ -68,8 +68,8 @@ def test_a_contract_day_is_no_anomaly_but_a_missing_contract_is():
         flagged = engine.is_anomaly(
             actual=values[index],
             mean=round(step.mean),
-            lower95=round(step.lower),
-            upper95=round(step.upper),
+            lower=round(step.lower),
+            upper=round(step.upper),
             min_deviation=0,
         )
         assert not flagged, (day, values[index], step)
@@ -80,7 +80,7 @@ def test_a_contract_day_is_no_anomaly_but_a_missing_contract_is():
     ordinary = round(100_000 * WEEKLY[date(2026, 1, 1).weekday()])
     step = engine.one_step(fitted, list(fitted.cleaned), ordinary, z=1.96)
     assert engine.is_anomaly(
-        actual=ordinary, mean=round(step.mean), lower95=round(step.lower), upper95=round(step.upper), min_deviation=0
+        actual=ordinary, mean=round(step.mean), lower=round(step.lower), upper=round(step.upper), min_deviation=0
     )
 
 

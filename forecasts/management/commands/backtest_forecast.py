@@ -37,7 +37,10 @@ class MedianMadRule:
 
     @property
     def policy(self) -> AnomalyPolicy:
-        return AnomalyPolicy(min_deviation_major=settings.ALERTS_ANOMALY_MIN_DEVIATION)
+        return AnomalyPolicy(
+            min_deviation_major=settings.ALERTS_ANOMALY_MIN_DEVIATION,
+            forecast_interval=settings.ALERTS_ANOMALY_INTERVAL,
+        )
 
     @property
     def floor(self) -> int:
@@ -82,6 +85,7 @@ class Command(BaseCommand):
             anomaly_floor=rule.floor,
             baseline=rule,
             country=settings.FORECAST_HOLIDAY_COUNTRY,
+            interval=settings.ALERTS_ANOMALY_INTERVAL,
         )
         if not result.judged_days:
             raise CommandError(f"not enough history: {history.history_days} days (at least 57 are needed to backtest)")
