@@ -268,16 +268,22 @@ def offered_rate_round(port: int, *, rate: float, seconds: float, senders: int, 
     deadline = time.time() + 120
     while mine.filter(status=InboundDelivery.Status.RECEIVED).exists() and time.time() < deadline:
         time.sleep(0.1)
+    rows = list(mine.values_list("event_id", "received_at", "processed_at"))
     lags = [  # a delivery still waiting counts as never booked
-        (processed.timestamp() if processed else float("inf")) - answered[event_id]
-        for event_id, processed in mine.values_list("event_id", "processed_at")
+        (processed.timestamp() if processed else float("inf")) - answered[event_id] for event_id, _, processed in rows
     ]
+    # Where the lag goes: a batch's deliveries share one processed_at, so their count and size show
+    # whether the backlog was booked in many small passes (hand-off bound) or few full ones (booking bound).
+    batches = {processed for _, _, processed in rows if processed is not None}
+    in_store = [(processed - received).total_seconds() for _, received, processed in rows if processed is not None]
     return {
         "sent": len(answered),
         "achieved": len(answered) / seconds,
         "p50": webhooks.percentile(lags, 50),
         "p99": webhooks.percentile(lags, 99),
         "max": max(lags),
+        "batches": len(batches),
+        "stored_p99": webhooks.percentile(in_store, 99) if in_store else float("inf"),
     }
 
 
@@ -391,7 +397,9 @@ def production(args, template: dict) -> bool:
             print(
                 f"   round {round_no + 1}: {outcome['sent']} answered ({outcome['achieved']:,.0f}/s achieved); "
                 f"200 -> ledger p50 {outcome['p50'] * 1000:.0f} ms p99 {outcome['p99'] * 1000:.0f} ms "
-                f"max {outcome['max'] * 1000:.0f} ms"
+                f"max {outcome['max'] * 1000:.0f} ms; {outcome['batches']} batches "
+                f"({outcome['sent'] / max(outcome['batches'], 1):.0f} per batch); stored -> booked p99 "
+                f"{outcome['stored_p99'] * 1000:.0f} ms; load {os.getloadavg()[0]:.1f}"
             )
         rss.append(tree_rss_mb(children[1].pid))
     finally:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 
 from .business_time import business_local, business_zone
 from .models import RevenueEvent
@@ -74,18 +74,31 @@ def could_be_one_payment(a: RevenueEvent, b: RevenueEvent) -> bool:
 
 
 # Candidate pairs for new rows: live payments of the same customer (email, case-insensitive, or
-# customer id), amount and currency within the horizon, hashed on (amount, currency) so each batch
-# is one scan of the ledger whatever the table's statistics say (right after a bulk load they say
-# "empty", and a nested loop over 5,000 new rows would scan the ledger 5,000 times).
+# customer id), amount and currency within the horizon. Each new row looks its twins up in the two
+# partial indexes keyed (customer, amount, currency, occurred_at) (migration 0012), so a batch costs
+# a few index probes per row whatever the ledger's size and however many rows share an amount (a
+# burst of one price on one day made the former hash join over (amount, currency) read every row of
+# the day for every batch). Rows without an email or customer id have no candidates (`same_customer`).
 _CANDIDATES_SQL = """
-SELECT n.id, o.id FROM revenue_events n JOIN revenue_events o
-  ON o.amount_cents = n.amount_cents AND o.currency = n.currency AND o.id <> n.id
- AND (lower(o.customer_email) = lower(n.customer_email) OR o.customer_id = n.customer_id)
- AND o.occurred_at BETWEEN n.occurred_at - make_interval(secs => %(horizon)s)
-                       AND n.occurred_at + make_interval(secs => %(horizon)s)
- AND o.kind = 'payment'
- AND NOT EXISTS (SELECT 1 FROM revenue_events r WHERE r.reverses_id = o.id)
-WHERE n.event_id = ANY(%(ids)s) AND n.kind = 'payment'
+WITH n AS MATERIALIZED (
+  SELECT id, amount_cents, currency, occurred_at,
+         lower(NULLIF(customer_email, '')) AS email, NULLIF(customer_id, '') AS customer_id
+    FROM revenue_events WHERE event_id = ANY(%(ids)s) AND kind = 'payment'
+)
+SELECT n.id, o.id FROM n CROSS JOIN LATERAL (
+  SELECT e.id FROM revenue_events e
+   WHERE lower(e.customer_email) = n.email AND e.amount_cents = n.amount_cents AND e.currency = n.currency
+     AND e.kind = 'payment'
+     AND e.occurred_at BETWEEN n.occurred_at - make_interval(secs => %(horizon)s)
+                           AND n.occurred_at + make_interval(secs => %(horizon)s)
+  UNION
+  SELECT e.id FROM revenue_events e
+   WHERE e.customer_id = n.customer_id AND e.amount_cents = n.amount_cents AND e.currency = n.currency
+     AND e.kind = 'payment'
+     AND e.occurred_at BETWEEN n.occurred_at - make_interval(secs => %(horizon)s)
+                           AND n.occurred_at + make_interval(secs => %(horizon)s)
+) o
+WHERE o.id <> n.id AND NOT EXISTS (SELECT 1 FROM revenue_events r WHERE r.reverses_id = o.id)
 """
 
 
@@ -96,11 +109,9 @@ def duplicate_candidates(*, event_ids: list[str]) -> list[tuple[RevenueEvent, Re
     if connection.vendor != "postgresql":
         return _duplicate_candidates_portable(event_ids)
     params: dict[str, int | list[str]] = {"horizon": int(DUPLICATE_HORIZON.total_seconds()), "ids": list(event_ids)}
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")  # this transaction only
+    with connection.cursor() as cursor:
         cursor.execute(_CANDIDATES_SQL, params)
         pairs = {(row[0], row[1]) for row in cursor.fetchall()}
-        cursor.execute("SELECT set_config('enable_nestloop', 'on', true)")
     rows = RevenueEvent.objects.in_bulk({pk for pair in pairs for pk in pair})
     return [(rows[new], rows[other]) for new, other in sorted(pairs, key=str)]
 

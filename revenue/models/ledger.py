@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from ..money import format_money
@@ -100,6 +101,24 @@ class RevenueEvent(models.Model):
             models.Index(fields=["provider", "occurred_at"], name="revenue_ev_provider_occurred"),
             models.Index(fields=["customer_email", "occurred_at"], name="revenue_ev_email_occurred"),
             models.Index(fields=["created_at"], name="revenue_ev_created"),
+            # revenue.duplicates: a new payment's twins (same customer, amount, currency, near in time)
+            # by index probes, not a join over the ledger.
+            models.Index(
+                Lower("customer_email"),
+                "amount_cents",
+                "currency",
+                "occurred_at",
+                condition=Q(kind="payment"),
+                name="revenue_ev_dup_email",
+            ),
+            models.Index(
+                "customer_id",
+                "amount_cents",
+                "currency",
+                "occurred_at",
+                condition=Q(kind="payment"),
+                name="revenue_ev_dup_customer",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
