@@ -132,14 +132,23 @@ def calendar_effects(
     excess = actual - np.asarray(expected, dtype=float)
     history_days = len(actual)
     by_day_of_month: dict[int, list[float]] = {}
-    by_holiday: dict[str, list[tuple[float, float]]] = {}
+    by_holiday: dict[str, list[tuple[float, float, int]]] = {}
     names = holiday_calendar(country, first_day, through)
     effects: dict[date, Effect] = {}
     day = first_day
     for index in range((through - first_day).days + 1):
         name = names.get(day)
         effect = _day_of_month_effect(day.day, by_day_of_month.get(day.day, []), sigma)
-        holiday = _holiday_effect(name, by_holiday.get(name, []), sigma) if name else None
+        holiday = None
+        if name:
+            # A past holiday on a recurring day of the month as known now (a contract on New Year's
+            # Day) says nothing about the holiday: the two cannot be told apart on that day.
+            past = [
+                (actual_then, expected_then)
+                for actual_then, expected_then, day_of_month in by_holiday.get(name, [])
+                if _day_of_month_effect(day_of_month, by_day_of_month.get(day_of_month, []), sigma) is None
+            ]
+            holiday = _holiday_effect(name, past, sigma)
         if holiday is not None:
             effect = holiday if effect is None else Effect(name, holiday.ratio, effect.shift, effect.low, effect.high)
         if effect is not None:
@@ -147,6 +156,8 @@ def calendar_effects(
         if index < history_days:
             by_day_of_month.setdefault(day.day, []).append(float(excess[index]))
             if name:
-                by_holiday.setdefault(name, []).append((float(actual[index]), float(actual[index] - excess[index])))
+                by_holiday.setdefault(name, []).append(
+                    (float(actual[index]), float(actual[index] - excess[index]), day.day)
+                )
         day += timedelta(days=1)
     return effects

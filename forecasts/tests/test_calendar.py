@@ -40,11 +40,13 @@ def test_the_calendar_has_public_and_unofficial_days_and_none_without_a_country(
 def test_contracts_on_the_1st_and_15th_are_expected_with_their_spread_and_a_one_off_is_not():
     values = series(365, contract_days=(1, 15))
     values[(date(2025, 9, 9) - FIRST).days] += 900_000  # one odd day: not a pattern
-    fit = engine.fit_forecast(values, first_day=FIRST, horizon=40, simulations=400)
+    fit = engine.fit_forecast(values, first_day=FIRST, horizon=40, simulations=400, country="US")
     first_forecast_day = fit.last_day + timedelta(days=1)  # 2025-12-02
     learned = {effect["day"]: effect for effect in fit.parameters["calendar_effects"]}
     assert set(learned) == {"2025-12-15", "2026-01-01"}
     assert learned["2025-12-15"]["label"] == "day 15 of the month"
+    # New Year's Day 2025 stood out for its contract, not for the holiday: 2026's is the contract only.
+    assert learned["2026-01-01"]["label"] == "day 1 of the month" and learned["2026-01-01"]["ratio"] == 1.0
     assert 550_000 <= learned["2025-12-15"]["shift_cents"] <= 1_250_000  # the median contract seen
 
     on_15th = (date(2025, 12, 15) - first_forecast_day).days
