@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import holidays
 import numpy as np
 
-HOLIDAY_CATEGORIES = (holidays.PUBLIC, holidays.UNOFFICIAL)
+HOLIDAY_CATEGORIES = ("public", "unofficial")  # the holidays library's PUBLIC and UNOFFICIAL
 OUTLIER_SIGMAS = 3.0
 RECENT_OCCURRENCES = 6
 MIN_OCCURRENCES = 4
@@ -80,6 +79,8 @@ def holiday_calendar(country: str | None, first: date, last: date) -> dict[date,
     """Named holidays of `country` from `first` to `last` ({} without a country)."""
     if not country:
         return {}
+    import holidays  # loaded by the process that fits, as statsmodels is (forecasts.engine._model)
+
     calendar = holidays.country_holidays(country, years=range(first.year, last.year + 1), categories=HOLIDAY_CATEGORIES)
     return {day: str(name) for day, name in calendar.items() if first <= day <= last}
 

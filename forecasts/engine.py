@@ -27,9 +27,6 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from .calendar import Effect, calendar_effects
 
@@ -115,12 +112,19 @@ def _to_int(values: Any) -> list[int]:
 
 
 def _model(values: Sequence[float], first_day: date) -> Any:
+    # pandas and statsmodels (~110 MB per process) load in the process that fits, not in every web
+    # and booking process that imports the forecasts app for its selectors.
+    import pandas as pd
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
     index = pd.date_range(first_day, periods=len(values), freq="D")
     series = pd.Series(np.asarray(values, dtype=float), index=index)
     return ETSModel(series, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=SEASON_DAYS)
 
 
 def _fit(values: list[float], first_day: date) -> Any:
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
     model = _model(values, first_day)
     with warnings.catch_warnings():
         # A flat or short series may not converge to the optimum; the fit is still a valid ETS model.

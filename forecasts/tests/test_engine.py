@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
@@ -86,3 +89,16 @@ def test_projection_adds_the_actual_to_date_to_the_simulated_rest():
 def test_seasonal_naive_repeats_last_week():
     values = list(range(1, 15))
     assert engine.seasonal_naive(values, 9) == [8, 9, 10, 11, 12, 13, 14, 8, 9]
+
+
+@pytest.mark.slow  # a Python subprocess
+def test_the_app_loads_without_the_model_libraries():
+    """pandas, statsmodels and the holiday calendar (~130 MB a process) load where a fit runs, not in
+    every web, booking and beat process that imports the forecasts app."""
+    code = (
+        "import sys, django; django.setup(); import branchberg.celery, branchberg.urls; "
+        "print(sorted(m for m in ('pandas', 'statsmodels', 'holidays') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
