@@ -24,8 +24,7 @@ from .standalone_fees import fee_entries_with_parent, standalone_fees_find, stan
 
 # --- bulk insert -----------------------------------------------------------------------
 
-_COLUMNS = [
-    "id",
+_COLUMNS = [  # every column but the primary key, which PostgreSQL draws (gen_random_uuid) on insert
     "event_id",
     "provider",
     "event_type",
@@ -48,7 +47,7 @@ _COLUMNS = [
     "reference",
     "description",
 ]
-_STAGE_TABLE = "revenue_events_import_stage"
+_STAGE_TABLE = "revenue_events_import_rows"
 
 
 def event_payload(prepared: PreparedRow, event_pk: uuid.UUID) -> dict[str, Any]:
@@ -81,10 +80,9 @@ def revenue_events_existing(*, event_ids: list[str]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _row_values(prepared: PreparedRow, pk: uuid.UUID, now: datetime) -> tuple[object, ...]:
+def _row_values(prepared: PreparedRow, now: datetime) -> tuple[object, ...]:
     entry = prepared.entry
     return (
-        pk,
         entry.event_id,
         entry.provider,
         entry.event_type,
@@ -114,7 +112,7 @@ def revenue_events_bulk_insert(*, rows: list[PreparedRow]) -> list[tuple[Prepare
     """Insert many ledger rows at once; rows whose event_id exists are left alone.
 
     PostgreSQL: COPY into a session temp table, then one
-    `INSERT ... SELECT ... ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+    `INSERT ... SELECT gen_random_uuid(), ... ON CONFLICT (event_id) DO NOTHING RETURNING event_id, id`,
     so a concurrent writer of the same event_id can never cause a duplicate or an
     error. Returns the rows actually inserted with their primary keys, and writes
     one outbox row (`revenue.event.recorded`) for each of them in the same
@@ -125,25 +123,27 @@ def revenue_events_bulk_insert(*, rows: list[PreparedRow]) -> list[tuple[Prepare
     """
     if not rows:
         return []
-    by_event_id: dict[str, tuple[PreparedRow, uuid.UUID]] = {}
+    by_event_id: dict[str, PreparedRow] = {}
     for prepared in rows:  # the same movement twice in one batch: keep the first
-        by_event_id.setdefault(prepared.entry.event_id, (prepared, uuid.uuid4()))
+        by_event_id.setdefault(prepared.entry.event_id, prepared)
     if connection.vendor != "postgresql":
         return _insert_one_by_one(list(by_event_id.values()))
     now = timezone.now()
     columns = ", ".join(_COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE_TABLE} (LIKE revenue_events INCLUDING DEFAULTS)")
+        cursor.execute(  # the ledger's column types, without its key (nor any constraint)
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE_TABLE} AS SELECT {columns} FROM revenue_events WITH NO DATA"  # noqa: S608
+        )
         cursor.execute(f"TRUNCATE {_STAGE_TABLE}")
         with cursor.cursor.copy(f"COPY {_STAGE_TABLE} ({columns}) FROM STDIN") as copy:
-            for prepared, pk in by_event_id.values():
-                copy.write_row(_row_values(prepared, pk, now))
+            for prepared in by_event_id.values():
+                copy.write_row(_row_values(prepared, now))
         # Only constant identifiers are formatted in.
         cursor.execute(
-            f"INSERT INTO revenue_events ({columns}) SELECT {columns} FROM {_STAGE_TABLE} "  # noqa: S608
-            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            f"INSERT INTO revenue_events (id, {columns}) SELECT gen_random_uuid(), {columns} "  # noqa: S608
+            f"FROM {_STAGE_TABLE} ON CONFLICT (event_id) DO NOTHING RETURNING event_id, id"
         )
-        inserted = [by_event_id[row[0]] for row in cursor.fetchall()]
+        inserted = [(by_event_id[event_id], pk) for event_id, pk in cursor.fetchall()]
         outbox_columns = "topic, payload, created_at, attempts, last_error"
         with cursor.cursor.copy(f"COPY {OutboxMessage._meta.db_table} ({outbox_columns}) FROM STDIN") as copy:
             for prepared, pk in inserted:
@@ -151,9 +151,9 @@ def revenue_events_bulk_insert(*, rows: list[PreparedRow]) -> list[tuple[Prepare
     return inserted
 
 
-def _insert_one_by_one(rows: list[tuple[PreparedRow, uuid.UUID]]) -> list[tuple[PreparedRow, uuid.UUID]]:
+def _insert_one_by_one(rows: list[PreparedRow]) -> list[tuple[PreparedRow, uuid.UUID]]:
     inserted = []
-    for prepared, _ in rows:
+    for prepared in rows:
         entry = replace(
             prepared.entry,
             amount_usd_cents=prepared.amount_usd_cents,

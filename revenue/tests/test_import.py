@@ -184,6 +184,72 @@ def test_command_reports_bad_rows_by_row_and_column_and_keeps_the_good(entities,
     assert set(RevenueEvent.objects.values_list("event_id", flat=True)) == {"manual:ok-1", "manual:ok-2"}
 
 
+_MIXED_ROWS = [
+    {"event_id": "ok-1", "amount": "10.00", "currency": "USD", "occurred_at": "2026-06-01", "entity": "aplus"},
+    {"event_id": "bad-1", "amount": "10.001", "currency": "USD", "occurred_at": "2026-06-01", "entity": "aplus"},
+    {"event_id": "bad-2", "amount": "10.00", "currency": "USD", "occurred_at": "2026-06-01", "entity": "Nobody"},
+    {"event_id": "ok-2", "amount": "7", "currency": "JPY", "occurred_at": "2026-06-02", "entity": "legacy-unchained"},
+    {"event_id": "ok-3", "amount": "0", "currency": "USD", "occurred_at": "2026-06-02", "entity": "aplus"},
+    {"event_id": "ok-4", "amount": "3.00", "currency": "USD", "occurred_at": "2026-06-03", "entity": "aplus"},
+]
+
+
+@pytest.mark.django_db
+def test_batches_mapped_ahead_report_every_row_in_order_like_one_batch(entities):
+    """The next batch is mapped on a helper thread while this one is written: the ledger, the counts
+    and the errors (row and column) are those of importing the file as one batch."""
+    from revenue.backfill import FORMAT_GENERIC, ImportReport, RowPreparer
+    from revenue.imports import ledger_rows_import
+
+    reports, ledgers = [], []
+    for batch_size in (1000, 2, 1):
+        rows = [(n, {**row, "event_id": f"{row['event_id']}-{batch_size}"}) for n, row in enumerate(_MIXED_ROWS, 1)]
+        report, batches = ImportReport(), []
+        completed = ledger_rows_import(
+            rows=rows,
+            fmt=FORMAT_GENERIC,
+            preparer=RowPreparer(),
+            report=report,
+            file_name="mixed.csv",
+            batch_size=batch_size,
+            on_batch=lambda r, seen=batches: seen.append(r.rows) is None,
+        )
+        assert completed and batches[-1] == 6
+        reports.append((report.rows, report.inserted, report.skipped_other, sorted(e[:2] for e in report.errors)))
+        booked = RevenueEvent.objects.filter(event_id__endswith=f"-{batch_size}").order_by("event_id")
+        ledgers.append([(e.event_id.rsplit("-", 1)[0], e.amount_cents, e.currency) for e in booked])
+    assert reports[0] == reports[1] == reports[2] == (6, 3, 0, [(2, "amount"), (3, "entity"), (5, "amount")])
+    assert (
+        ledgers[0]
+        == ledgers[1]
+        == ledgers[2]
+        == [
+            ("manual:ok-1", 1000, "USD"),
+            ("manual:ok-2", 7, "JPY"),
+            ("manual:ok-4", 300, "USD"),
+        ]
+    )
+
+
+@pytest.mark.django_db
+def test_an_import_told_to_stop_after_a_batch_books_nothing_after_it(entities):
+    from revenue.backfill import FORMAT_GENERIC, ImportReport, RowPreparer
+    from revenue.imports import ledger_rows_import
+
+    report = ImportReport()
+    completed = ledger_rows_import(
+        rows=list(enumerate(_MIXED_ROWS, 1)),
+        fmt=FORMAT_GENERIC,
+        preparer=RowPreparer(),
+        report=report,
+        file_name="mixed.csv",
+        batch_size=2,
+        on_batch=lambda r: False,  # a cancelled job
+    )
+    assert not completed and report.rows == 2
+    assert list(RevenueEvent.objects.values_list("event_id", flat=True)) == ["manual:ok-1"]
+
+
 @pytest.mark.django_db
 def test_command_refuses_a_file_in_the_wrong_format(tmp_path):
     with pytest.raises(CommandError, match="missing column"):
