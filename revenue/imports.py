@@ -22,11 +22,8 @@ import io
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date
-from itertools import islice
 
 import tablib
 from django.conf import settings
@@ -39,7 +36,6 @@ from .backfill import (
     MAPPERS,
     FileFormatError,
     ImportReport,
-    MappedRow,
     RowError,
     RowPreparer,
     check_columns,
@@ -68,37 +64,6 @@ MAX_ERRORS_KEPT = 500
 # --- the shared ledger loop (also used by manage.py import_revenue_csv) ----------------------------
 
 
-@dataclass
-class _MappedBatch:
-    """One batch of file rows, mapped: what to book, and what the mapping refused or skipped."""
-
-    read: int = 0
-    skipped: int = 0
-    errors: list[tuple[int, str, str]] = field(default_factory=list)
-    rows: list[tuple[int, MappedRow]] = field(default_factory=list)
-
-
-def _chunks(rows: Iterable[tuple[int, dict]], size: int) -> Iterator[list[tuple[int, dict]]]:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def _batch_map(mapper: Callable[..., MappedRow], rows: list[tuple[int, dict]], file_name: str) -> _MappedBatch:
-    mapped = _MappedBatch(read=len(rows))
-    for number, row in rows:
-        try:
-            result = mapper(row, file_name=file_name)
-        except RowError as exc:
-            mapped.errors.append((number, exc.column, exc.message))
-        else:
-            if result.skip_reason:
-                mapped.skipped += 1
-            else:
-                mapped.rows.append((number, result))
-    return mapped
-
-
 def ledger_rows_import(
     *,
     rows: Iterable[tuple[int, dict]],
@@ -113,37 +78,31 @@ def ledger_rows_import(
 
     After each batch `on_batch(report)` is called; when it returns False the import stops
     there. Returns True when every row was read. Errors are appended to `report.errors`.
-
-    The mappers are pure (no database), so the next batch is mapped on a helper thread while this
-    one is written: its Python runs while the calling thread waits on PostgreSQL. Everything
-    that reads or writes the database stays on the calling thread, batch after batch, in order.
     """
     mapper = MAPPERS[fmt]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-map") as mapping:
-        written: Future[_MappedBatch] | None = None
-        for chunk in _chunks(rows, batch_size):
-            upcoming = mapping.submit(_batch_map, mapper, chunk, file_name)
-            if written is not None and not _batch_write(written.result(), preparer, report, on_batch):
-                upcoming.cancel()
+    batch: list = []
+    read_in_batch = 0
+    for number, row in rows:
+        report.rows += 1
+        read_in_batch += 1
+        try:
+            mapped = mapper(row, file_name=file_name)
+        except RowError as exc:
+            report.errors.append((number, exc.column, exc.message))
+        else:
+            if mapped.skip_reason:
+                report.skipped_other += 1
+            else:
+                batch.append((number, mapped))
+        if read_in_batch >= batch_size:
+            import_batch(batch=batch, preparer=preparer, report=report)
+            batch, read_in_batch = [], 0
+            if on_batch is not None and not on_batch(report):
                 return False
-            written = upcoming
-        last = written.result() if written is not None else _MappedBatch()
-        _batch_write(last, preparer, report, on_batch)
+    import_batch(batch=batch, preparer=preparer, report=report)
+    if on_batch is not None:
+        on_batch(report)
     return True
-
-
-def _batch_write(
-    mapped: _MappedBatch,
-    preparer: RowPreparer,
-    report: ImportReport,
-    on_batch: Callable[[ImportReport], bool] | None,
-) -> bool:
-    """Book one mapped batch and report it; False when `on_batch` says stop."""
-    report.rows += mapped.read
-    report.skipped_other += mapped.skipped
-    report.errors.extend(mapped.errors)
-    import_batch(batch=mapped.rows, preparer=preparer, report=report)
-    return on_batch is None or on_batch(report) is not False
 
 
 # --- creating, cancelling, reading ------------------------------------------------------------------
