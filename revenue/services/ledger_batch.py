@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import connection, transaction
 
@@ -68,20 +67,28 @@ _COLUMNS = [str(field.column) for field in _FIELDS]
 
 
 def _insert_sql(rows: int) -> str:
+    """On PostgreSQL one array parameter per column, unnested into rows: the same short statement for
+    every batch. (A VALUES list of rows x columns placeholders made psycopg parse a new statement
+    of 4,400 placeholders per batch: over half the INSERT's time in the py-spy profile.) SQLite,
+    the zero-setup run, has no arrays and gets the VALUES list."""
     columns = ", ".join(connection.ops.quote_name(column) for column in _COLUMNS)
-    one_row = "(" + ", ".join(["%s"] * len(_FIELDS)) + ")"
     table = connection.ops.quote_name(RevenueEvent._meta.db_table)
-    # Only model column names are formatted in; every value is a parameter.
-    return (
-        f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * rows)} "  # noqa: S608
-        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-    )
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in _FIELDS)
+        rows_sql = f"SELECT * FROM unnest({arrays})"  # noqa: S608
+    else:
+        rows_sql = "VALUES " + ", ".join(["(" + ", ".join(["%s"] * len(_FIELDS)) + ")"] * rows)
+    # Only model column names and types are formatted in; every value is a parameter.
+    return f"INSERT INTO {table} ({columns}) {rows_sql} ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 
 
 def _inserted_event_ids(events: Sequence[RevenueEvent]) -> set[str]:
-    params: list[Any] = []
-    for event in events:
-        params += [field.get_db_prep_save(getattr(event, field.attname), connection) for field in _FIELDS]
+    columns = [
+        [field.get_db_prep_save(getattr(event, field.attname), connection) for event in events] for field in _FIELDS
+    ]
+    params = (
+        columns if connection.vendor == "postgresql" else [value for row in zip(*columns, strict=True) for value in row]
+    )
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(len(events)), params)
         return {row[0] for row in cursor.fetchall()}
