@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from .models import OutboxMessage
 
@@ -58,12 +59,25 @@ def _dispatch_many_after_commit(message_ids: list[int]) -> None:
             logger.warning("outbox dispatch of %d messages deferred to the sweeper", len(message_ids), exc_info=True)
 
 
-def outbox_publish_many(*, topic: str, payloads: Sequence[Mapping[str, object]]) -> list[OutboxMessage]:
+def outbox_publish_many(*, topic: str, payloads: Sequence[Mapping[str, object]]) -> list[int]:
     """Write many outbox rows in one INSERT in the caller's transaction; after commit they are
-    handed on together (a batch dispatcher gets all the ids: one broker message, not one per row)."""
+    handed on together (a batch dispatcher gets all the ids: one broker message, not one per row).
+    Returns the message ids, in the order of `payloads`."""
     if not payloads:
         return []
-    messages = OutboxMessage.objects.bulk_create([OutboxMessage(topic=topic, payload=dict(p)) for p in payloads])
-    message_ids = [message.pk for message in messages]
+    if connection.vendor == "postgresql":  # one jsonb[] parameter: no statement built per row
+        payload_field = OutboxMessage._meta.get_field("payload")
+        values = [payload_field.get_db_prep_save(dict(payload), connection) for payload in payloads]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {OutboxMessage._meta.db_table} (topic, payload, created_at, attempts, last_error) "  # noqa: S608
+                "SELECT %s, payload, %s, 0, '' FROM unnest(%s::jsonb[]) WITH ORDINALITY AS p(payload, n) "
+                "ORDER BY n RETURNING id",
+                [topic, timezone.now(), values],
+            )
+            message_ids = sorted(row[0] for row in cursor.fetchall())
+    else:
+        messages = OutboxMessage.objects.bulk_create([OutboxMessage(topic=topic, payload=dict(p)) for p in payloads])
+        message_ids = [message.pk for message in messages]
     transaction.on_commit(lambda: _dispatch_many_after_commit(message_ids))
-    return messages
+    return message_ids
