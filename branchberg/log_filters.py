@@ -7,6 +7,7 @@ import logging
 import logging.handlers
 import queue
 import re
+import threading
 
 # Query parameters that carry a secret: Gumroad's ping URL holds the webhook token.
 _SECRET_QUERY_VALUE = re.compile(r"(?<=[?&])(token|key|secret|api_key|password)=[^&\s\"]*", re.IGNORECASE)
@@ -36,19 +37,67 @@ class _RecordAsIs(logging.handlers.QueueHandler):
         return record
 
 
-def access_log_off_the_hot_path(logger: logging.Logger) -> logging.handlers.QueueListener | None:
-    """Move `logger`'s handlers behind a queue and a listener thread: a request appends the record to
-    the queue and goes on; the thread formats and writes it. Filters on the logger still run first
-    (in the request), so redaction happens before anything is queued. Returns the listener (stopped
-    at exit, which flushes what is queued), or None when the logger has no handlers (no access log)."""
+class _AccessLogWriter(threading.Thread):
+    """Every INTERVAL seconds, takes what the requests queued, formats it and writes it: a stream's
+    lines in one write. Nobody waits on the queue, so a request's put wakes no thread; a thread woken
+    per record (logging's QueueListener) cost the event loop the GIL at every request."""
+
+    INTERVAL = 0.05
+
+    def __init__(self, records: queue.SimpleQueue[logging.LogRecord], handlers: list[logging.Handler]) -> None:
+        super().__init__(name="access-log", daemon=True)
+        self.records, self.handlers, self.stopping = records, handlers, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.INTERVAL):
+            self.write_queued()
+        self.write_queued()
+
+    def stop(self) -> None:
+        """Write what is queued and end the thread (at exit)."""
+        if self.is_alive():
+            self.stopping.set()
+            self.join()
+
+    def write_queued(self) -> None:
+        batch: list[logging.LogRecord] = []
+        while True:
+            try:
+                batch.append(self.records.get_nowait())
+            except queue.Empty:
+                break
+        for handler in self.handlers:
+            if isinstance(handler, logging.StreamHandler):
+                lines = [handler.format(r) + handler.terminator for r in batch if self._takes(handler, r)]
+                if lines:
+                    with handler.lock:
+                        handler.stream.write("".join(lines))
+                        handler.flush()
+            else:
+                for record in batch:
+                    if record.levelno >= handler.level:
+                        handler.handle(record)
+
+    @staticmethod
+    def _takes(handler: logging.Handler, record: logging.LogRecord) -> bool:
+        return record.levelno >= handler.level and bool(handler.filter(record))
+
+
+def access_log_off_the_hot_path(logger: logging.Logger) -> _AccessLogWriter | None:
+    """Move `logger`'s handlers behind a queue and a writer thread: a request appends the record to
+    the queue and goes on; the thread formats and writes what is queued every 50 ms. (With a
+    thread woken per record, or written inline, the access log cost ~17-19% of intake throughput
+    at ~4,000 deliveries/s: docs/ingestion.md.) Filters on the logger still run first (in the
+    request), so redaction happens before anything is queued. Returns the writer (stopped at exit,
+    which writes what is queued), or None when the logger has no handlers (no access log)."""
     handlers = list(logger.handlers)
     if not handlers:
         return None
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=True)
+    writer = _AccessLogWriter(records, handlers)
     for handler in handlers:
         logger.removeHandler(handler)
     logger.addHandler(_RecordAsIs(records))
-    listener.start()
-    atexit.register(listener.stop)
-    return listener
+    writer.start()
+    atexit.register(writer.stop)
+    return writer

@@ -49,8 +49,8 @@ def test_the_filter_redacts_format_arguments_and_plain_messages():
     assert plain.getMessage() == "GET /x?password=[redacted]&tokens=t"
 
 
-def test_the_access_log_is_written_by_a_listener_thread_with_uvicorns_formatter(tmp_path):
-    """The request thread only queues the record; the listener formats it with the handler's own
+def test_the_access_log_is_written_by_a_writer_thread_with_uvicorns_formatter(tmp_path):
+    """The request thread only queues the record; the writer formats it with the handler's own
     formatter (uvicorn's needs the record's arguments) and writes it, redacted."""
     import atexit
     import threading
@@ -80,3 +80,37 @@ def test_the_access_log_is_written_by_a_listener_thread_with_uvicorns_formatter(
         (written[0][0], '1.2.3.4:5 - "POST /webhooks/gumroad?token=[redacted] HTTP/1.1" 200 OK'),
     ]
     assert written[0][0] != threading.current_thread().name
+
+
+def test_a_burst_of_access_lines_is_written_in_a_few_writes_and_none_is_lost():
+    """Lines queued between two passes of the writer go out in one write; stopping writes the rest."""
+    import atexit
+    import io
+
+    from uvicorn.logging import AccessFormatter
+
+    from branchberg.log_filters import access_log_off_the_hot_path
+
+    class CountingStream(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            CountingStream.writes += 1
+            return super().write(text)
+
+    stream = CountingStream()
+    logger = logging.getLogger("test.access.burst")
+    logger.propagate = False
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(AccessFormatter('"%(request_line)s" %(status_code)s', use_colors=False))
+    logger.addHandler(handler)
+    logger.addFilter(QuerySecretsRedacted())
+    writer = access_log_off_the_hot_path(logger)
+    assert writer is not None
+    for n in range(2000):
+        logger.info('%s - "%s %s HTTP/%s" %d', "1.2.3.4:5", "POST", f"/webhooks/gumroad?token=t{n}", "1.1", 200)
+    atexit.unregister(writer.stop)
+    writer.stop()
+    lines = stream.getvalue().splitlines()
+    assert lines == ['"POST /webhooks/gumroad?token=[redacted] HTTP/1.1" 200 OK' for _ in range(2000)]
+    assert CountingStream.writes < 100, CountingStream.writes
