@@ -27,7 +27,7 @@ def post_worker_init(worker):
 
     Gumroad's ping URL carries the webhook token in its query string: a filter on the logger
     redacts it before the record goes anywhere. The write itself (a pipe to the platform's log
-    collector, which can block) happens on a listener thread: the request only queues the record
+    collector, which can block) happens on a writer thread every 50 ms: the request only queues the record
     (branchberg.log_filters.access_log_off_the_hot_path).
     """
     import logging
