@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Field
 
 from ..entries import LedgerEntry
 from ..errors import ApplicationError
@@ -66,6 +68,13 @@ _FIELDS = [field for field in RevenueEvent._meta.concrete_fields if field.name !
 _COLUMNS = [str(field.column) for field in _FIELDS]
 
 
+def _array_element_type(field: Field[Any, Any]) -> str:
+    """A column's type for its array parameter. A varchar(n) column takes text: the INSERT then refuses
+    a value too long, as the VALUES form did, where a cast to varchar(n)[] would silently cut it."""
+    db_type = str(field.db_type(connection))
+    return "text" if db_type.startswith("varchar") else db_type
+
+
 def _insert_sql(rows: int) -> str:
     """On PostgreSQL one array parameter per column, unnested into rows: the same short statement for
     every batch. (A VALUES list of rows x columns placeholders made psycopg parse a new statement
@@ -74,7 +83,7 @@ def _insert_sql(rows: int) -> str:
     columns = ", ".join(connection.ops.quote_name(column) for column in _COLUMNS)
     table = connection.ops.quote_name(RevenueEvent._meta.db_table)
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in _FIELDS)
+        arrays = ", ".join(f"%s::{_array_element_type(field)}[]" for field in _FIELDS)
         rows_sql = f"SELECT * FROM unnest({arrays})"  # noqa: S608
     else:
         rows_sql = "VALUES " + ", ".join(["(" + ", ".join(["%s"] * len(_FIELDS)) + ")"] * rows)

@@ -103,3 +103,18 @@ def test_a_row_already_in_the_ledger_is_returned_not_written_again(entities):
     assert {key: result.created for key, result in again.items()} == dict.fromkeys(first, False)
     assert {key: result.event.pk for key, result in again.items()} == {k: r.event.pk for k, r in first.items()}
     assert RevenueEvent.objects.filter(event_id__startswith="twice:").count() == 3
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_a_value_too_long_for_its_column_is_refused_not_cut(entities, vendor, monkeypatch):
+    """The array statement must not truncate (a cast to varchar(n)[] would): the batch is refused, as the
+    VALUES form was, and batched booking then books its deliveries one by one so only the culprit fails."""
+    from dataclasses import replace
+
+    from django.db import DataError, connection
+
+    long_id = replace(entries("long")[0], customer_id="c" * 300)
+    with monkeypatch.context() as patched, pytest.raises(DataError):
+        patched.setattr(connection, "vendor", vendor)
+        revenue_events_insert_many(rows=[planned_row(long_id)])
+    assert not RevenueEvent.objects.filter(event_id__startswith="long:").exists()
