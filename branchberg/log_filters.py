@@ -86,8 +86,8 @@ class _AccessLogWriter(threading.Thread):
 def access_log_off_the_hot_path(logger: logging.Logger) -> _AccessLogWriter | None:
     """Move `logger`'s handlers behind a queue and a writer thread: a request appends the record to
     the queue and goes on; the thread formats and writes what is queued every 50 ms. (With a
-    thread woken per record, or written inline, the access log cost ~17-19% of intake throughput
-    at ~4,000 deliveries/s: docs/ingestion.md.) Filters on the logger still run first (in the
+    thread woken per record, logging's QueueListener, the access log cost ~19% of intake throughput
+    at ~4,000 deliveries/s; now ~8%: bench/bench_access_log.py, docs/ingestion.md.) Filters on the logger still run first (in the
     request), so redaction happens before anything is queued. Returns the writer (stopped at exit,
     which writes what is queued), or None when the logger has no handlers (no access log)."""
     handlers = list(logger.handlers)
