@@ -195,9 +195,9 @@ _MIXED_ROWS = [
 
 
 @pytest.mark.django_db
-def test_batches_mapped_ahead_report_every_row_in_order_like_one_batch(entities):
-    """The next batch is mapped on a helper thread while this one is written: the ledger, the counts
-    and the errors (row and column) are those of importing the file as one batch."""
+def test_batches_of_any_size_book_and_report_like_one_batch(entities):
+    """Batches of 1, 2 and 1,000 rows: the ledger, the counts and the errors (row and column) are
+    those of importing the file as one batch."""
     from revenue.backfill import FORMAT_GENERIC, ImportReport, RowPreparer
     from revenue.imports import ledger_rows_import
 
