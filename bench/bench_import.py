@@ -139,7 +139,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    copies, imports, ratios, cpus, peaks, outbox_added, rows_added = [], [], [], [], [], [], []
+    imports, ratios, peaks, outbox_added, rows_added = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for round_no in range(1, args.rounds + 1):
             # Each round imports a new file (new event ids) and times COPY of another new file; the
@@ -156,10 +156,8 @@ def main() -> int:
                     import_s, peak_mb, cpu_s, line = run_import(import_path)
             rows_added.append(RevenueEvent.objects.count() - before - copied)
             outbox_added.append(OutboxMessage.objects.count() - outbox_before)
-            copies.append(copy_s)
             imports.append(import_s)
             ratios.append(import_s / copy_s)
-            cpus.append(cpu_s)
             peaks.append(peak_mb)
             print(
                 f"round {round_no} ({' then '.join(steps)}): COPY + INSERT ... SELECT {copy_s:5.2f} s; "
